@@ -1,0 +1,92 @@
+/*
+ * libcommis: submit jobs to commisd over its control socket.
+ *
+ * No global state: everything hangs off a commis_client. The library never
+ * exits, aborts or installs signal handlers; every call returns a code
+ * (COMMIS_OK or a negative COMMIS_ERR_*) and commis_client_error() gives
+ * the message of the last failure. A client is not thread-safe: use one per
+ * thread, or lock around it.
+ */
+#ifndef COMMIS_CLIENT_H
+#define COMMIS_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "commis/proto.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct commis_client commis_client;
+
+enum commis_rc {
+	COMMIS_OK		=  0,
+	COMMIS_ERR_CONNECT	= -1,	/* cannot reach the socket */
+	COMMIS_ERR_IO		= -2,	/* connection failed or closed */
+	COMMIS_ERR_PROTO	= -3,	/* peer sent something malformed */
+	COMMIS_ERR_REJECTED	= -4,	/* commisd refused the request */
+	COMMIS_ERR_TIMEOUT	= -5,	/* a wait ran out (not the job) */
+	COMMIS_ERR_INVAL	= -6,	/* bad argument */
+	COMMIS_ERR_NOMEM	= -7,
+};
+
+struct commis_submit_opts {
+	const char	*pool;		/* NULL: the first pool */
+	int32_t		 priority;	/* higher runs first; default 0 */
+	uint32_t	 timeout_ms;	/* 0: the pool's timeout_ms */
+};
+
+struct commis_result {
+	uint64_t	 request_id;
+	uint64_t	 job_id;	/* 0 when rejected */
+	int		 error;		/* 0, or enum commis_err if rejected */
+	int		 status;	/* enum commis_status when not rejected */
+	unsigned	 attempts;
+	char		 cause[COMMIS_TEXT_MAX];	/* why, when not succeeded */
+	uint8_t		*output;	/* result bytes (malloc'd), or NULL */
+	size_t		 output_len;
+};
+
+/* Connects to the socket at path (NULL: $COMMIS_SOCKET). */
+int		 commis_connect(const char *path, commis_client **out);
+void		 commis_close(commis_client *);
+const char	*commis_client_error(const commis_client *);
+const char	*commis_strerror(int rc);
+const char	*commis_status_name(int status);
+const char	*commis_err_name(int error);
+
+/* Submits a job and waits for its terminal state. COMMIS_OK means a result
+ * came back (check out->status); COMMIS_ERR_REJECTED fills out->error and
+ * out->cause. */
+int		 commis_submit_wait(commis_client *, const char *handler,
+		    const void *data, size_t len,
+		    const struct commis_submit_opts *, struct commis_result *out);
+
+/* Asynchronous use: submit many, then collect results as they complete,
+ * driven by the caller's own poll loop on commis_fd() (POLLIN). */
+int		 commis_submit_async(commis_client *, const char *handler,
+		    const void *data, size_t len,
+		    const struct commis_submit_opts *, uint64_t *request_id);
+int		 commis_fd(const commis_client *);
+/* Non-blocking: 1 and *out filled when a result is ready, 0 when none. */
+int		 commis_poll_result(commis_client *, struct commis_result *out);
+/* Blocks up to timeout_ms (-1: no limit) for the next result. */
+int		 commis_wait_result(commis_client *, int timeout_ms,
+		    struct commis_result *out);
+/* Requests submitted and not yet collected. */
+size_t		 commis_pending(const commis_client *);
+void		 commis_result_free(struct commis_result *);
+
+/* Round trip of a PING, in nanoseconds. */
+int		 commis_ping(commis_client *, uint64_t *rtt_ns);
+/* Stats as JSON (COMMIS_STATS_JSON) or a table (COMMIS_STATS_TEXT);
+ * *text is NUL-terminated and malloc'd. */
+int		 commis_stats(commis_client *, int format, char **text);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* COMMIS_CLIENT_H */

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs the Debian packages commis needs when any is missing: with
+# apt-get when run as root, otherwise prints the exact command to run.
+set -e
+pkgs=""
+need() { # pkg-config module, Debian package
+	pkg-config --exists "$1" 2>/dev/null || pkgs="$pkgs $2"
+}
+command -v pkg-config >/dev/null 2>&1 || pkgs="$pkgs pkg-config"
+command -v cc >/dev/null 2>&1 || pkgs="$pkgs gcc libc6-dev"
+command -v make >/dev/null 2>&1 || pkgs="$pkgs make"
+need libevent libevent-dev
+need yaml-0.1 libyaml-dev
+need libcrypto libssl-dev
+need check check
+[ -z "$pkgs" ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+	echo "deps: installing$pkgs"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends $pkgs
+else
+	echo "deps: missing packages; run:" >&2
+	echo "  sudo apt-get install -y$pkgs" >&2
+	exit 1
+fi

@@ -1,0 +1,483 @@
+/*
+ * The control socket and its connections. Requests are dispatched through
+ * a table of {message type, name, handler}; replies are routed by
+ * connection id, never by pointer, because a connection can go away while
+ * its jobs run. A bad frame drops that connection and nothing else. This
+ * module validates requests and builds replies; what a job does once
+ * accepted is the supervisor's and the pools' business.
+ *
+ * A client that disconnects: its queued jobs end as cancelled (nobody is
+ * left to take the result, and the CPU is better spent on others), its
+ * running jobs run to completion and their results are dropped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "chan.h"
+#include "control.h"
+#include "handlers.h"
+#include "log.h"
+#include "msg.h"
+#include "pool.h"
+#include "stats.h"
+#include "sup.h"
+
+struct conn {
+	uint64_t		 id;
+	struct control		*ctl;
+	struct chan		*chan;
+	struct job_list		 jobs;
+};
+
+struct control {
+	struct supervisor	*sup;
+	int			 fd;
+	int			 owned;		/* we bound it: unlink at close */
+	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct event		*ev_accept;
+	struct idmap		 conns;
+	uint64_t		 next_id;
+	struct control_stats	 st;
+};
+
+struct control_cmd {
+	uint8_t		 type;
+	const char	*name;
+	void		(*fn)(struct conn *, struct frame *);
+};
+
+static void	control_ping(struct conn *, struct frame *);
+static void	control_submit(struct conn *, struct frame *);
+static void	control_stats_cmd(struct conn *, struct frame *);
+
+static const struct control_cmd control_cmds[] = {
+	{ COMMIS_MSG_PING, "ping", control_ping },
+	{ COMMIS_MSG_SUBMIT, "submit", control_submit },
+	{ COMMIS_MSG_STATS, "stats", control_stats_cmd },
+};
+
+static void
+control_error(struct conn *c, uint64_t id, uint32_t code, const char *msg)
+{
+	struct mbuf	m;
+
+	mbuf_init(&m);
+	mbuf_u32(&m, code);
+	mbuf_str(&m, msg);
+	if (!m.err)
+		chan_send(c->chan, COMMIS_MSG_ERROR, id, m.data, m.len, NULL, 0);
+	mbuf_free(&m);
+}
+
+static void
+control_conn_free(struct conn *c)
+{
+	struct supervisor	*sup = c->ctl->sup;
+	struct job		*job;
+
+	idmap_del(&c->ctl->conns, c->id);
+	while ((job = TAILQ_FIRST(&c->jobs)) != NULL) {
+		TAILQ_REMOVE(&c->jobs, job, conn_entry);
+		job->conn_id = 0;
+		if (job->state == JOB_QUEUED) {
+			pool_unqueue(job->pool, job);
+			sup_job_finish(sup, job, COMMIS_ST_CANCELLED,
+			    "client disconnected", NULL, 0);
+		}
+	}
+	chan_free(c->chan);
+	free(c);
+}
+
+/* A peer's error drops that peer: tell it why when we can, then close. */
+static void
+control_drop(struct conn *c, uint64_t id, uint32_t code, const char *why)
+{
+	log_info("control: connection %llu dropped: %s",
+	    (unsigned long long)c->id, why);
+	c->ctl->st.dropped++;
+	control_error(c, id, code, why);
+	control_conn_free(c);
+}
+
+static void
+control_frame(struct chan *ch, struct frame *f, void *arg)
+{
+	struct conn	*c = arg;
+	size_t		 i;
+
+	for (i = 0; i < sizeof control_cmds / sizeof control_cmds[0]; i++) {
+		if (control_cmds[i].type == f->hdr.type) {
+			control_cmds[i].fn(c, f);
+			return;
+		}
+	}
+	control_error(c, f->hdr.id, COMMIS_E_UNSUPPORTED,
+	    "unknown message type");
+}
+
+static int
+control_conn_error(struct chan *ch, enum frame_err e, const struct frame_hdr *h,
+    int errno_, void *arg)
+{
+	struct conn	*c = arg;
+	char		 msg[128];
+
+	switch (e) {
+	case FRAME_OK:		/* EOF or I/O error: the client went away */
+		log_debug("control: connection %llu closed",
+		    (unsigned long long)c->id);
+		control_conn_free(c);
+		return 0;
+	case FRAME_ETOOBIG:
+		snprintf(msg, sizeof msg, "payload of %u bytes is above "
+		    "max_payload (%u)", h->len, c->ctl->sup->cfg->max_payload);
+		control_error(c, h->id, COMMIS_E_TOOBIG, msg);
+		chan_skip(ch, h);
+		return 1;
+	case FRAME_EVERSION:
+		snprintf(msg, sizeof msg, "protocol version %u, expected %u",
+		    h->version, COMMIS_PROTO_VERSION);
+		control_drop(c, 0, COMMIS_E_VERSION, msg);
+		return 0;
+	default:
+		control_drop(c, 0, COMMIS_E_PROTO, frame_strerror(e));
+		return 0;
+	}
+}
+
+static void
+control_accept(evutil_socket_t lfd, short ev, void *arg)
+{
+	struct control	*ctl = arg;
+	struct conn	*c;
+	int		 fd;
+
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) == -1) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn("control: accept");
+		return;
+	}
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		close(fd);
+		return;
+	}
+	c->id = ++ctl->next_id;
+	c->ctl = ctl;
+	TAILQ_INIT(&c->jobs);
+	c->chan = chan_new(ctl->sup->base, fd,
+	    ctl->sup->cfg->max_payload + COMMIS_FRAME_OVERHEAD,
+	    control_frame, control_conn_error, c);
+	if (c->chan == NULL || idmap_put(&ctl->conns, c->id, c) == -1) {
+		log_warnx("control: out of memory for a connection");
+		if (c->chan == NULL)
+			close(fd);
+		chan_free(c->chan);
+		free(c);
+		return;
+	}
+	ctl->st.accepted++;
+	log_debug("control: connection %llu accepted",
+	    (unsigned long long)c->id);
+}
+
+static void
+control_ping(struct conn *c, struct frame *f)
+{
+	if (f->hdr.len != 0) {
+		control_drop(c, f->hdr.id, COMMIS_E_PROTO, "PING with payload");
+		return;
+	}
+	chan_send(c->chan, COMMIS_MSG_PONG, f->hdr.id, NULL, 0, NULL, 0);
+}
+
+static void
+control_stats_cmd(struct conn *c, struct frame *f)
+{
+	struct evbuffer	*eb;
+	struct mreader	 r;
+	struct mbuf	 m;
+	uint8_t		 fmt;
+
+	mr_init(&r, f->payload, f->hdr.len);
+	fmt = mr_u8(&r);
+	if (mr_end(&r) == -1 || fmt > COMMIS_STATS_TEXT) {
+		control_drop(c, f->hdr.id, COMMIS_E_PROTO, "bad STATS request");
+		return;
+	}
+	if ((eb = evbuffer_new()) == NULL)
+		return;
+	if (fmt == COMMIS_STATS_JSON)
+		stats_json(c->ctl->sup, eb);
+	else
+		stats_text(c->ctl->sup, eb);
+	mbuf_init(&m);
+	mbuf_u32(&m, (uint32_t)evbuffer_get_length(eb));
+	if (!m.err)
+		chan_send(c->chan, COMMIS_MSG_STATS_REPLY, f->hdr.id, m.data,
+		    m.len, evbuffer_pullup(eb, -1), evbuffer_get_length(eb));
+	mbuf_free(&m);
+	evbuffer_free(eb);
+}
+
+/* Validates a SUBMIT and hands the job to its pool; replies on refusal. */
+static void
+control_submit(struct conn *c, struct frame *f)
+{
+	struct supervisor	*sup = c->ctl->sup;
+	struct mreader		 r;
+	struct pool		*p;
+	struct job		*job;
+	char			 pool[COMMIS_NAME_MAX], handler[COMMIS_NAME_MAX];
+	char			 msg[160];
+	const uint8_t		*data;
+	size_t			 len;
+	int32_t			 prio;
+	uint32_t		 timeout;
+
+	mr_init(&r, f->payload, f->hdr.len);
+	prio = mr_i32(&r);
+	timeout = mr_u32(&r);
+	mr_str(&r, pool, sizeof pool);
+	mr_str(&r, handler, sizeof handler);
+	data = mr_bytes(&r, &len);
+	if (mr_end(&r) == -1) {
+		control_drop(c, f->hdr.id, COMMIS_E_PROTO, "malformed SUBMIT");
+		return;
+	}
+	p = sup_pool(sup, pool[0] ? pool : NULL);
+	if (f->fd != -1) {
+		control_error(c, f->hdr.id, COMMIS_E_UNSUPPORTED,
+		    "segment payloads are not supported by this commisd");
+	} else if (sup->stopping) {
+		control_error(c, f->hdr.id, COMMIS_E_SHUTDOWN,
+		    "commisd is shutting down");
+	} else if (p == NULL) {
+		snprintf(msg, sizeof msg, "no pool '%s'", pool);
+		control_error(c, f->hdr.id, COMMIS_E_NO_POOL, msg);
+	} else if (handlers_find(p->handlers, handler) == NULL) {
+		snprintf(msg, sizeof msg, "no handler '%s' in pool '%s'",
+		    handler, p->cfg->name);
+		control_error(c, f->hdr.id, COMMIS_E_NO_HANDLER, msg);
+	} else if (len > sup->cfg->max_payload) {
+		snprintf(msg, sizeof msg, "payload of %zu bytes is above "
+		    "max_payload (%u)", len, sup->cfg->max_payload);
+		control_error(c, f->hdr.id, COMMIS_E_TOOBIG, msg);
+	} else if (p->down) {
+		snprintf(msg, sizeof msg, "pool '%s' is down: its workers "
+		    "fail to start", p->cfg->name);
+		control_error(c, f->hdr.id, COMMIS_E_POOL_DOWN, msg);
+	} else if ((job = sup_job_new(sup, p, handler, prio, timeout, data,
+	    len, c->id, f->hdr.id)) == NULL) {
+		control_error(c, f->hdr.id, COMMIS_E_QUEUE_FULL,
+		    "out of memory");
+	} else {
+		TAILQ_INSERT_TAIL(&c->jobs, job, conn_entry);
+		if (pool_submit(p, job) == 0) {
+			p->st.submitted++;
+			return;
+		}
+		TAILQ_REMOVE(&c->jobs, job, conn_entry);
+		sup_job_free(sup, job);
+		snprintf(msg, sizeof msg, "pool '%s' queue is full (%u jobs)",
+		    p->cfg->name, p->cfg->queue_max);
+		control_error(c, f->hdr.id, COMMIS_E_QUEUE_FULL, msg);
+	}
+	if (p != NULL)
+		p->st.rejected++;
+}
+
+/*
+ * Binds path under a umask that lets nobody in before the chmod. A stale
+ * socket (nobody answers) is replaced; a live one means another commisd.
+ */
+static int
+control_listen(const char *path, mode_t mode, char **cause)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 sb;
+	mode_t			 old;
+	int			 fd, probe, r;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path) >=
+	    sizeof sun.sun_path) {
+		asprintf(cause, "%s: socket path too long", path);
+		return -1;
+	}
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			asprintf(cause, "%s: exists and is not a socket", path);
+			return -1;
+		}
+		if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+			asprintf(cause, "socket: %s", strerror(errno));
+			return -1;
+		}
+		r = connect(probe, (struct sockaddr *)&sun, sizeof sun);
+		close(probe);
+		if (r == 0) {
+			asprintf(cause, "%s: another commisd is listening there",
+			    path);
+			return -1;
+		}
+		if (errno != ECONNREFUSED) {
+			asprintf(cause, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		log_info("control: removing stale socket %s", path);
+		unlink(path);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1) {
+		asprintf(cause, "socket: %s", strerror(errno));
+		return -1;
+	}
+	old = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(old);
+	if (r == -1 || chmod(path, mode) == -1 || listen(fd, 512) == -1) {
+		asprintf(cause, "%s: %s", path, strerror(errno));
+		if (r == 0)
+			unlink(path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct control *
+control_new(struct supervisor *sup, int listen_fd, char **cause)
+{
+	struct control	*ctl;
+
+	if ((ctl = calloc(1, sizeof *ctl)) == NULL) {
+		*cause = strdup("out of memory");
+		return NULL;
+	}
+	ctl->sup = sup;
+	idmap_init(&ctl->conns);
+	snprintf(ctl->path, sizeof ctl->path, "%s", sup->cfg->socket);
+	if (listen_fd >= 0) {
+		ctl->fd = listen_fd;
+		fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
+		evutil_make_socket_nonblocking(listen_fd);
+	} else {
+		if ((ctl->fd = control_listen(ctl->path, sup->cfg->socket_mode,
+		    cause)) == -1) {
+			free(ctl);
+			return NULL;
+		}
+		ctl->owned = 1;
+	}
+	ctl->ev_accept = event_new(sup->base, ctl->fd, EV_READ | EV_PERSIST,
+	    control_accept, ctl);
+	if (ctl->ev_accept == NULL || event_add(ctl->ev_accept, NULL) == -1) {
+		*cause = strdup("cannot watch the control socket");
+		control_free(ctl);
+		return NULL;
+	}
+	log_info("control: listening on %s%s", ctl->path,
+	    ctl->owned ? "" : " (inherited)");
+	return ctl;
+}
+
+void
+control_close_listener(struct control *ctl)
+{
+	if (ctl->ev_accept != NULL) {
+		event_free(ctl->ev_accept);
+		ctl->ev_accept = NULL;
+	}
+	if (ctl->fd != -1) {
+		close(ctl->fd);
+		ctl->fd = -1;
+		if (ctl->owned)
+			unlink(ctl->path);
+	}
+}
+
+void
+control_free(struct control *ctl)
+{
+	struct conn	*c;
+	size_t		 pos = 0;
+
+	if (ctl == NULL)
+		return;
+	control_close_listener(ctl);
+	while ((c = idmap_next(&ctl->conns, &pos)) != NULL) {
+		control_conn_free(c);
+		pos = 0;
+	}
+	idmap_free(&ctl->conns);
+	free(ctl);
+}
+
+void
+control_result(struct control *ctl, const struct job *job, int status,
+    const char *cause, const void *out, size_t len)
+{
+	struct conn	*c;
+	struct mbuf	 m;
+
+	if (job->conn_id == 0 ||
+	    (c = idmap_get(&ctl->conns, job->conn_id)) == NULL)
+		return;
+	mbuf_init(&m);
+	mbuf_u64(&m, job->id);
+	mbuf_u8(&m, (uint8_t)status);
+	mbuf_u16(&m, job->attempts > UINT16_MAX ? UINT16_MAX :
+	    (uint16_t)job->attempts);
+	mbuf_str(&m, cause);
+	mbuf_u32(&m, (uint32_t)len);
+	if (!m.err)
+		chan_send(c->chan, COMMIS_MSG_RESULT, job->req_id, m.data, m.len,
+		    out, len);
+	mbuf_free(&m);
+}
+
+void
+control_untrack(struct control *ctl, struct job *job)
+{
+	struct conn	*c;
+
+	if (job->conn_id != 0 &&
+	    (c = idmap_get(&ctl->conns, job->conn_id)) != NULL)
+		TAILQ_REMOVE(&c->jobs, job, conn_entry);
+	job->conn_id = 0;
+}
+
+size_t
+control_pending(const struct control *ctl)
+{
+	const struct conn	*c;
+	size_t			 pos = 0, n = 0;
+
+	while ((c = idmap_next(&ctl->conns, &pos)) != NULL)
+		n += chan_pending(c->chan);
+	return n;
+}
+
+size_t
+control_nconns(const struct control *ctl)
+{
+	return idmap_len(&ctl->conns);
+}
+
+const struct control_stats *
+control_stats(const struct control *ctl)
+{
+	return &ctl->st;
+}

@@ -1,0 +1,37 @@
+/*
+ * A pool's run queue: higher priority first, FIFO within a priority, with
+ * a front door for jobs that go back after their worker died.
+ */
+#ifndef COMMIS_QUEUE_H
+#define COMMIS_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What the queue needs of an element; embedded in struct job. */
+struct queue_item {
+	int32_t		priority;
+	int64_t		seq;		/* order within a priority */
+	size_t		idx;		/* heap slot, SIZE_MAX when out */
+};
+
+struct queue {
+	struct queue_item	**heap;
+	size_t			  len;
+	size_t			  cap;
+	int64_t			  back;		/* next seq at the back */
+	int64_t			  front;	/* next seq at the front */
+};
+
+void			 queue_init(struct queue *);
+void			 queue_free(struct queue *);
+/* 0, or -1 when out of memory. */
+int			 queue_push(struct queue *, struct queue_item *);
+int			 queue_push_front(struct queue *, struct queue_item *);
+struct queue_item	*queue_pop(struct queue *);
+struct queue_item	*queue_peek(const struct queue *);
+void			 queue_remove(struct queue *, struct queue_item *);
+size_t			 queue_len(const struct queue *);
+int			 queue_contains(const struct queue_item *);
+
+#endif

@@ -1,0 +1,11 @@
+/* Stats of the supervisor, its pools and workers, as JSON or a table. */
+#ifndef COMMIS_STATS_H
+#define COMMIS_STATS_H
+
+struct supervisor;
+struct evbuffer;
+
+void	stats_json(struct supervisor *, struct evbuffer *);
+void	stats_text(struct supervisor *, struct evbuffer *);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * The worker process: what runs in a forked child. It reads JOB frames
+ * from its channel, runs the handler, and answers DONE. It never returns.
+ */
+#ifndef COMMIS_WORKER_H
+#define COMMIS_WORKER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct handler_set;
+struct pool_config;
+
+struct worker_args {
+	const struct pool_config	*cfg;
+	struct handler_set		*handlers;
+	int				 fd;		/* channel */
+	pid_t				 parent;
+	uint32_t			 max_payload;
+};
+
+void	worker_main(const struct worker_args *) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,203 @@
+/*
+ * Test helpers: temporary directories, clocks, and a real commisd started
+ * on a socket the test binds before forking, handed over as systemd's
+ * LISTEN_FDS, so a client can connect the moment testd_start returns.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testlib.h"
+
+char *
+test_tmpdir(void)
+{
+	const char	*base = getenv("TMPDIR");
+	char		*dir;
+
+	if (base == NULL || *base == '\0')
+		base = "/tmp";
+	ck_assert_int_ne(asprintf(&dir, "%s/commis-test.XXXXXX", base), -1);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	return dir;
+}
+
+static int
+test_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *f)
+{
+	return remove(path);
+}
+
+void
+test_rmdir(const char *dir)
+{
+	nftw(dir, test_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+uint64_t
+test_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+const char *
+test_build_path(const char *name)
+{
+	static char	 path[4096];
+	const char	*b = getenv("COMMIS_BUILD");
+
+	snprintf(path, sizeof path, "%s/%s", b ? b : "build", name);
+	return path;
+}
+
+int
+test_poll(int (*fn)(void *), void *arg, int ms)
+{
+	uint64_t	deadline = test_now_ms() + (uint64_t)ms;
+	struct timespec	ts = { 0, 2 * 1000 * 1000 };
+
+	for (;;) {
+		if (fn(arg))
+			return 1;
+		if (test_now_ms() >= deadline)
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int
+test_listen(const char *path)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	ck_assert_uint_lt(strlen(path), sizeof sun.sun_path);
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	ck_assert_int_eq(listen(fd, 512), 0);
+	return fd;
+}
+
+static void
+testd_write_conf(struct testd *d, const char *yaml)
+{
+	FILE	*f;
+
+	snprintf(d->conf, sizeof d->conf, "%s/commis.yaml", d->dir);
+	f = fopen(d->conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "socket: %s\nlog_level: %s\n%s", d->sock,
+	    getenv("COMMIS_TEST_DEBUG") ? "debug" : "warning", yaml);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static void
+testd_exec(struct testd *d, int lfd)
+{
+	char	pid[32];
+
+	if (lfd >= 0) {
+		if (dup2(lfd, 3) == -1)
+			_exit(127);
+		snprintf(pid, sizeof pid, "%ld", (long)getpid());
+		setenv("LISTEN_PID", pid, 1);
+		setenv("LISTEN_FDS", "1", 1);
+	}
+	execl(test_build_path("commisd"), "commisd", "-c", d->conf,
+	    (char *)NULL);
+	_exit(127);
+}
+
+void
+testd_start(struct testd *d, const char *yaml)
+{
+	int	lfd;
+
+	memset(d, 0, sizeof *d);
+	d->dir = test_tmpdir();
+	snprintf(d->sock, sizeof d->sock, "%s/commis.sock", d->dir);
+	testd_write_conf(d, yaml);
+	lfd = test_listen(d->sock);
+	d->pid = fork();
+	ck_assert_int_ne(d->pid, -1);
+	if (d->pid == 0)
+		testd_exec(d, lfd);
+	close(lfd);
+}
+
+static int
+testd_sock_exists(void *arg)
+{
+	struct testd	*d = arg;
+
+	return access(d->sock, F_OK) == 0;
+}
+
+void
+testd_start_bound(struct testd *d, const char *yaml)
+{
+	memset(d, 0, sizeof *d);
+	d->dir = test_tmpdir();
+	snprintf(d->sock, sizeof d->sock, "%s/commis.sock", d->dir);
+	testd_write_conf(d, yaml);
+	d->pid = fork();
+	ck_assert_int_ne(d->pid, -1);
+	if (d->pid == 0)
+		testd_exec(d, -1);
+	ck_assert_msg(test_poll(testd_sock_exists, d, 10000),
+	    "commisd did not create its socket");
+}
+
+struct testd_wait {
+	pid_t	pid;
+	int	status;
+	int	done;
+};
+
+static int
+testd_reaped(void *arg)
+{
+	struct testd_wait	*w = arg;
+
+	if (waitpid(w->pid, &w->status, WNOHANG) == w->pid)
+		w->done = 1;
+	return w->done;
+}
+
+int
+testd_stop(struct testd *d)
+{
+	struct testd_wait	w = { d->pid, 0, 0 };
+
+	if (d->pid > 0) {
+		kill(d->pid, SIGTERM);
+		if (!test_poll(testd_reaped, &w, 20000)) {
+			kill(d->pid, SIGKILL);
+			waitpid(d->pid, &w.status, 0);
+			ck_abort_msg("commisd did not exit after SIGTERM");
+		}
+		d->pid = 0;
+	}
+	if (d->dir != NULL) {
+		test_rmdir(d->dir);
+		free(d->dir);
+		d->dir = NULL;
+	}
+	return w.status;
+}

@@ -1,0 +1,52 @@
+/*
+ * Helpers shared by the Check suites: temporary directories, deadlines,
+ * and a real commisd started on a socket bound before the fork.
+ */
+#ifndef COMMIS_TESTLIB_H
+#define COMMIS_TESTLIB_H
+
+#include <check.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+Suite	*msg_suite(void);
+Suite	*frame_suite(void);
+Suite	*queue_suite(void);
+Suite	*config_suite(void);
+Suite	*handlers_suite(void);
+Suite	*client_suite(void);
+Suite	*sup_suite(void);
+Suite	*cli_suite(void);
+
+/* A fresh mkdtemp directory under $TMPDIR; the path is malloc'd. */
+char	*test_tmpdir(void);
+/* rm -rf of a test directory. */
+void	 test_rmdir(const char *);
+/* Monotonic milliseconds. */
+uint64_t test_now_ms(void);
+/* Path of a built artifact ($COMMIS_BUILD/name); static buffer. */
+const char *test_build_path(const char *name);
+
+struct testd {
+	pid_t	 pid;
+	char	*dir;
+	char	 sock[108];
+	char	 conf[4096];
+};
+
+/*
+ * Writes dir/commis.yaml with "socket:" plus the given YAML (pools etc.),
+ * binds and listens on dir/commis.sock, then forks and execs commisd with
+ * the socket handed over as systemd's LISTEN_FDS. Clients can connect as
+ * soon as this returns.
+ */
+void	 testd_start(struct testd *, const char *yaml);
+/* The same, but commisd binds the socket itself (the test polls for the
+ * socket file with a deadline). */
+void	 testd_start_bound(struct testd *, const char *yaml);
+/* SIGTERM and wait (with a deadline); returns the exit status. */
+int	 testd_stop(struct testd *);
+/* Polls fn(arg) every few ms until it returns non-zero or ms pass. */
+int	 test_poll(int (*fn)(void *), void *arg, int ms);
+
+#endif
