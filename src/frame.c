@@ -232,7 +232,8 @@ frame_dec_feed(struct frame_dec *d, const void *p, size_t n, int fd)
 	}
 	if (fd != -1 && frame_dec_add_fd(d, fd, start, start + n) == -1)
 		return -1;
-	memcpy(d->buf + d->len, p, n);
+	if (n > 0)
+		memcpy(d->buf + d->len, p, n);
 	d->len += n;
 	return 0;
 }

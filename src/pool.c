@@ -550,7 +550,8 @@ pool_reap(struct pool *p, pid_t pid, int status)
 	else
 		log_warnx("pool %s: worker %u pid %ld exited: %s; cause: %s; "
 		    "jobs done %llu", p->cfg->name, w->slot, (long)pid, how,
-		    w->cause[0] ? w->cause : "crashed",
+		    w->cause[0] ? w->cause : WIFSIGNALED(status) ? "crashed" :
+		    "exited by itself",
 		    (unsigned long long)w->jobs_done);
 	pool_unset_idle(w);
 	if (w->job != NULL)

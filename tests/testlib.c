@@ -103,7 +103,7 @@ testd_write_conf(struct testd *d, const char *yaml)
 	f = fopen(d->conf, "w");
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "socket: %s\nlog_level: %s\n%s", d->sock,
-	    getenv("COMMIS_TEST_DEBUG") ? "debug" : "warning", yaml);
+	    getenv("COMMIS_TEST_DEBUG") ? "debug" : "error", yaml);
 	ck_assert_int_eq(fclose(f), 0);
 }
 

@@ -1,0 +1,768 @@
+/*
+ * Loading the configuration. The file is read whole, libyaml's events are
+ * turned into a small tree while this file enforces the limits libyaml
+ * 0.2.5 lacks (document size, nesting depth, scalar length, node count)
+ * and rejects aliases, which could otherwise multiply a small document.
+ * The tree is then walked against the key tables of config_keys.c into a
+ * fresh struct config. Every problem is collected with its position and
+ * the config is returned only if there was none; once returned it is never
+ * changed. This module knows nothing of what the values are used for.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "config.h"
+#include "config_keys.h"
+
+enum cnode_kind {
+	CN_SCALAR,
+	CN_SEQ,
+	CN_MAP,
+};
+
+struct cnode {
+	enum cnode_kind	 kind;
+	int		 bad;		/* already reported: skip it */
+	int		 plain;		/* plain scalar without a tag */
+	yaml_mark_t	 mark;
+	char		*s;
+	size_t		 len;
+	struct cnode	**kids;		/* a mapping's are key, value, ... */
+	size_t		 nkids;
+	size_t		 cap;
+};
+
+/*
+ * The error report. Problems are found partly while parsing and partly
+ * while walking the tree, so lines are sorted by position at the end.
+ */
+struct cerr_line {
+	size_t		 line;		/* 0: no position */
+	size_t		 column;
+	unsigned	 seq;
+	char		*text;
+};
+
+struct cerr {
+	const char		*name;
+	struct cerr_line	*lines;
+	size_t			 nlines;
+	size_t			 cap;
+	unsigned		 n;		/* found, shown or not */
+	int			 nomem;
+};
+
+struct cload {
+	struct cerr	 err;
+	const char	*text;
+	size_t		 textlen;
+	struct cnode	*root;
+	struct cnode	*stack[CONFIG_DEPTH_MAX];
+	size_t		 depth;
+	size_t		 nodes;
+	int		 docs;
+};
+
+/* What the walk learnt about one key of a mapping. */
+struct cseen {
+	const struct cnode	*key;
+	const struct cnode	*value;
+	int			 ok;
+};
+
+static void __attribute__((format(printf, 3, 4)))
+cerr_add(struct cerr *e, const yaml_mark_t *m, const char *fmt, ...)
+{
+	struct cerr_line	*l;
+	char			 msg[1024];
+	va_list			 ap;
+	size_t			 cap;
+	int			 rv;
+
+	e->n++;
+	if (e->nomem)
+		return;
+	if (e->nlines == e->cap) {
+		cap = e->cap ? e->cap * 2 : 8;
+		if ((l = reallocarray(e->lines, cap, sizeof *l)) == NULL) {
+			e->nomem = 1;
+			return;
+		}
+		e->lines = l;
+		e->cap = cap;
+	}
+	l = &e->lines[e->nlines];
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	l->seq = e->n;
+	if (m != NULL) {
+		l->line = m->line + 1;
+		l->column = m->column + 1;
+		rv = asprintf(&l->text, "%s:%zu:%zu: %s", e->name, l->line,
+		    l->column, msg);
+	} else {
+		l->line = l->column = 0;
+		rv = asprintf(&l->text, "%s: %s", e->name, msg);
+	}
+	if (rv == -1)
+		e->nomem = 1;
+	else
+		e->nlines++;
+}
+
+static int
+cerr_cmp(const void *a, const void *b)
+{
+	const struct cerr_line	*x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->column != y->column)
+		return x->column < y->column ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Joins the lines for the caller, or just frees them if it wants none. */
+static void
+cerr_finish(struct cerr *e, char **errors)
+{
+	FILE	*f = NULL;
+	char	*buf = NULL;
+	size_t	 i, len;
+
+	qsort(e->lines, e->nlines, sizeof *e->lines, cerr_cmp);
+	if (errors != NULL && !e->nomem &&
+	    (f = open_memstream(&buf, &len)) != NULL) {
+		for (i = 0; i < e->nlines && i < CONFIG_ERRORS_MAX; i++)
+			fprintf(f, "%s%s", i ? "\n" : "", e->lines[i].text);
+		if (e->nlines > CONFIG_ERRORS_MAX)
+			fprintf(f, "\n%s: %zu more errors not shown", e->name,
+			    e->nlines - CONFIG_ERRORS_MAX);
+		if (fclose(f) != 0) {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	if (errors != NULL)
+		*errors = buf != NULL ? buf : strdup("out of memory");
+	for (i = 0; i < e->nlines; i++)
+		free(e->lines[i].text);
+	free(e->lines);
+	e->lines = NULL;
+	e->nlines = e->cap = 0;
+}
+
+static const char *
+cnode_what(const struct cnode *n)
+{
+	switch (n->kind) {
+	case CN_SEQ:
+		return "a list";
+	case CN_MAP:
+		return "a mapping";
+	default:
+		return "a scalar";
+	}
+}
+
+static int
+cnode_null(const struct cnode *n)
+{
+	struct config_scalar	v;
+
+	v.s = n->s;
+	v.len = n->len;
+	v.plain = n->plain;
+	return config_scalar_null(&v);
+}
+
+static void
+cnode_free(struct cnode *n)
+{
+	size_t	i;
+
+	if (n == NULL)
+		return;
+	for (i = 0; i < n->nkids; i++)
+		cnode_free(n->kids[i]);
+	free(n->kids);
+	free(n->s);
+	free(n);
+}
+
+/* A new node, attached to the open collection or made the root. */
+static struct cnode *
+cload_node(struct cload *l, const yaml_event_t *ev, enum cnode_kind kind)
+{
+	struct cnode	*n, *parent, **kids;
+	size_t		 cap;
+
+	if (++l->nodes > CONFIG_NODES_MAX) {
+		cerr_add(&l->err, &ev->start_mark, "more than %d nodes",
+		    CONFIG_NODES_MAX);
+		return NULL;
+	}
+	if ((n = calloc(1, sizeof *n)) == NULL)
+		goto nomem;
+	n->kind = kind;
+	n->mark = ev->start_mark;
+	if (l->depth == 0) {
+		if (l->root != NULL) {	/* cannot happen: one document */
+			free(n);
+			cerr_add(&l->err, &ev->start_mark, "a second root");
+			return NULL;
+		}
+		l->root = n;
+		return n;
+	}
+	parent = l->stack[l->depth - 1];
+	if (parent->nkids == parent->cap) {
+		cap = parent->cap ? parent->cap * 2 : 8;
+		if ((kids = reallocarray(parent->kids, cap, sizeof *kids)) ==
+		    NULL) {
+			free(n);
+			goto nomem;
+		}
+		parent->kids = kids;
+		parent->cap = cap;
+	}
+	parent->kids[parent->nkids++] = n;
+	return n;
+
+nomem:
+	cerr_add(&l->err, NULL, "out of memory");
+	return NULL;
+}
+
+static int
+cload_scalar(struct cload *l, const yaml_event_t *ev)
+{
+	struct cnode	*n;
+	size_t		 len = ev->data.scalar.length;
+
+	if ((n = cload_node(l, ev, CN_SCALAR)) == NULL)
+		return -1;
+	if (len > CONFIG_SCALAR_MAX) {
+		cerr_add(&l->err, &ev->start_mark,
+		    "scalar longer than %d bytes", CONFIG_SCALAR_MAX);
+		n->bad = 1;
+		return 0;
+	}
+	if ((n->s = malloc(len + 1)) == NULL) {
+		cerr_add(&l->err, NULL, "out of memory");
+		return -1;
+	}
+	memcpy(n->s, ev->data.scalar.value, len);
+	n->s[len] = '\0';
+	n->len = len;
+	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    ev->data.scalar.plain_implicit;
+	return 0;
+}
+
+/* Builds the tree from one event; -1 when parsing must stop. */
+static int
+cload_event(struct cload *l, const yaml_event_t *ev)
+{
+	struct cnode	*n;
+
+	switch (ev->type) {
+	case YAML_DOCUMENT_START_EVENT:
+		if (l->docs++ == 0)
+			return 0;
+		cerr_add(&l->err, &ev->start_mark,
+		    "only one YAML document is allowed");
+		return -1;
+	case YAML_MAPPING_START_EVENT:
+	case YAML_SEQUENCE_START_EVENT:
+		if (l->depth == CONFIG_DEPTH_MAX) {
+			cerr_add(&l->err, &ev->start_mark,
+			    "nested deeper than %d levels", CONFIG_DEPTH_MAX);
+			return -1;
+		}
+		n = cload_node(l, ev, ev->type == YAML_MAPPING_START_EVENT ?
+		    CN_MAP : CN_SEQ);
+		if (n == NULL)
+			return -1;
+		l->stack[l->depth++] = n;
+		return 0;
+	case YAML_MAPPING_END_EVENT:
+	case YAML_SEQUENCE_END_EVENT:
+		l->depth--;
+		return 0;
+	case YAML_SCALAR_EVENT:
+		return cload_scalar(l, ev);
+	case YAML_ALIAS_EVENT:
+		if ((n = cload_node(l, ev, CN_SCALAR)) == NULL)
+			return -1;
+		n->bad = 1;
+		cerr_add(&l->err, &ev->start_mark,
+		    "aliases are not supported");
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static void
+cload_yaml_error(struct cload *l, const yaml_parser_t *p)
+{
+	yaml_mark_t	m;
+	size_t		i;
+
+	switch (p->error) {
+	case YAML_MEMORY_ERROR:
+		cerr_add(&l->err, NULL, "out of memory");
+		break;
+	case YAML_READER_ERROR:
+		/* Reader errors have an offset but no mark. */
+		memset(&m, 0, sizeof m);
+		for (i = 0; i < p->problem_offset && i < l->textlen; i++) {
+			if (l->text[i] == '\n') {
+				m.line++;
+				m.column = 0;
+			} else
+				m.column++;
+		}
+		cerr_add(&l->err, &m, "%s", p->problem);
+		break;
+	default:
+		if (p->context != NULL)
+			cerr_add(&l->err, &p->problem_mark,
+			    "%s (%s at line %zu, column %zu)", p->problem,
+			    p->context, p->context_mark.line + 1,
+			    p->context_mark.column + 1);
+		else
+			cerr_add(&l->err, &p->problem_mark, "%s", p->problem);
+		break;
+	}
+}
+
+/* Parses l->text into l->root; -1 if the tree is not usable. */
+static int
+cload_parse(struct cload *l)
+{
+	yaml_parser_t	parser;
+	yaml_event_t	ev;
+	int		done = 0, rv = 0;
+
+	if (!yaml_parser_initialize(&parser)) {
+		cerr_add(&l->err, NULL, "out of memory");
+		return -1;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)l->text,
+	    l->textlen);
+	while (!done && rv == 0) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			cload_yaml_error(l, &parser);
+			rv = -1;
+			break;
+		}
+		done = ev.type == YAML_STREAM_END_EVENT;
+		rv = cload_event(l, &ev);
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return rv;
+}
+
+static int	config_set(struct cload *, const struct config_key *,
+		    const struct cnode *, void *);
+
+/*
+ * Walks a mapping against one level's keys, setting fields of obj; seen
+ * (nkeys entries) says afterwards which keys were present and valid.
+ */
+static void
+config_walk(struct cload *l, const struct config_key *keys, size_t nkeys,
+    const struct cnode *map, void *obj, struct cseen *seen)
+{
+	const struct config_key	*k;
+	const struct cnode	*kn, *vn;
+	const char		*hint;
+	char			 q[64];
+	size_t			 i, idx;
+
+	for (i = 0; i + 1 < map->nkids; i += 2) {
+		kn = map->kids[i];
+		vn = map->kids[i + 1];
+		if (kn->bad)
+			continue;
+		if (kn->kind != CN_SCALAR) {
+			cerr_add(&l->err, &kn->mark, "a key must be a scalar, "
+			    "not %s", cnode_what(kn));
+			continue;
+		}
+		if ((k = config_key_find(keys, nkeys, kn->s, &idx)) == NULL) {
+			hint = config_key_suggest(keys, nkeys, kn->s);
+			cerr_add(&l->err, &kn->mark, "unknown key \"%s\"%s%s%s",
+			    config_quote(kn->s, q, sizeof q),
+			    hint ? " (did you mean \"" : "", hint ? hint : "",
+			    hint ? "\"?)" : "");
+			continue;
+		}
+		if (seen[idx].key != NULL) {
+			cerr_add(&l->err, &kn->mark, "duplicate key \"%s\" "
+			    "(first at line %zu)", k->name,
+			    seen[idx].key->mark.line + 1);
+			continue;
+		}
+		seen[idx].key = kn;
+		seen[idx].value = vn;
+		seen[idx].ok = config_set(l, k, vn, obj) == 0;
+	}
+	for (i = 0; i < nkeys; i++) {
+		if (keys[i].required && seen[i].key == NULL)
+			cerr_add(&l->err, &map->mark, "missing required key "
+			    "\"%s\"", keys[i].name);
+	}
+}
+
+static int
+config_strlist(struct cload *l, const struct config_key *k,
+    const struct cnode *vn, void *obj)
+{
+	const struct cnode	*item;
+	char			**list;
+	size_t			 i, n = 0;
+	int			 rv = 0;
+
+	if (vn->kind != CN_SEQ) {
+		cerr_add(&l->err, &vn->mark, "%s: expected a list of strings, "
+		    "got %s", k->name, cnode_what(vn));
+		return -1;
+	}
+	if (vn->nkids == 0)
+		return 0;
+	if ((list = calloc(vn->nkids, sizeof *list)) == NULL) {
+		cerr_add(&l->err, NULL, "out of memory");
+		return -1;
+	}
+	*(char ***)(void *)((char *)obj + k->off) = list;
+	for (i = 0; i < vn->nkids; i++) {
+		item = vn->kids[i];
+		if (item->bad)
+			rv = -1;
+		else if (item->kind != CN_SCALAR) {
+			cerr_add(&l->err, &item->mark, "%s: expected a string, "
+			    "got %s", k->name, cnode_what(item));
+			rv = -1;
+		} else if (item->len == 0 || strlen(item->s) != item->len ||
+		    cnode_null(item)) {
+			cerr_add(&l->err, &item->mark, "%s: expected a "
+			    "non-empty string without NUL bytes", k->name);
+			rv = -1;
+		} else if ((list[n] = strdup(item->s)) == NULL) {
+			cerr_add(&l->err, NULL, "out of memory");
+			rv = -1;
+			break;
+		} else
+			n++;
+	}
+	*(size_t *)(void *)((char *)obj + k->off_n) = n;
+	return rv;
+}
+
+/* One item of pools: its keys, then the checks across keys. */
+static void
+config_pool_one(struct cload *l, struct pool_config *pc,
+    const struct cnode *item, const struct cnode **name)
+{
+	struct cseen	 seen[CONFIG_KEYS_MAX];
+	size_t		 ni, ri, rmi;
+	const struct cnode *at;
+
+	memset(seen, 0, sizeof seen);
+	config_walk(l, config_pool_keys, config_npool_keys, item, pc, seen);
+	config_key_find(config_pool_keys, config_npool_keys, "name", &ni);
+	config_key_find(config_pool_keys, config_npool_keys,
+	    "restart_delay_ms", &ri);
+	config_key_find(config_pool_keys, config_npool_keys,
+	    "restart_delay_max_ms", &rmi);
+	if (seen[ni].ok)
+		*name = seen[ni].value;
+	if ((seen[ri].key != NULL && !seen[ri].ok) ||
+	    (seen[rmi].key != NULL && !seen[rmi].ok) ||
+	    pc->restart_delay_max_ms >= pc->restart_delay_ms)
+		return;
+	at = seen[rmi].value ? seen[rmi].value :
+	    seen[ri].value ? seen[ri].value : item;
+	cerr_add(&l->err, &at->mark, "restart_delay_max_ms: %u is less than "
+	    "restart_delay_ms %u", pc->restart_delay_max_ms,
+	    pc->restart_delay_ms);
+}
+
+struct pname {
+	const struct cnode	*node;
+	const struct cnode	*first;		/* earlier pool of that name */
+	size_t			 idx;
+};
+
+static int
+pname_byname(const void *a, const void *b)
+{
+	const struct pname	*x = a, *y = b;
+	int			 c = strcmp(x->node->s, y->node->s);
+
+	return c != 0 ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static int
+pname_byidx(const void *a, const void *b)
+{
+	const struct pname	*x = a, *y = b;
+
+	return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* Reports repeated pool names, in document order. */
+static void
+config_pool_dups(struct cload *l, const struct cnode **names, size_t n)
+{
+	struct pname	*p;
+	size_t		 i, np = 0, first = 0;
+
+	if ((p = calloc(n, sizeof *p)) == NULL) {
+		cerr_add(&l->err, NULL, "out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (names[i] != NULL) {
+			p[np].node = names[i];
+			p[np++].idx = i;
+		}
+	}
+	qsort(p, np, sizeof *p, pname_byname);
+	for (i = 1; i < np; i++) {
+		if (strcmp(p[i].node->s, p[first].node->s) == 0)
+			p[i].first = p[first].node;
+		else
+			first = i;
+	}
+	qsort(p, np, sizeof *p, pname_byidx);
+	for (i = 0; i < np; i++) {
+		if (p[i].first != NULL)
+			cerr_add(&l->err, &p[i].node->mark, "name: duplicate "
+			    "pool name \"%s\" (first at line %zu)", p[i].node->s,
+			    p[i].first->mark.line + 1);
+	}
+	free(p);
+}
+
+static int
+config_pools(struct cload *l, const struct config_key *k,
+    const struct cnode *vn, struct config *cfg)
+{
+	const struct cnode	**names, *item;
+	size_t			 i, n = vn->nkids;
+	unsigned		 before = l->err.n;
+
+	if (vn->kind != CN_SEQ) {
+		cerr_add(&l->err, &vn->mark, "%s: expected a list of pools, "
+		    "got %s", k->name, cnode_what(vn));
+		return -1;
+	}
+	if (n == 0) {
+		cerr_add(&l->err, &vn->mark, "%s: the list is empty; omit the "
+		    "key for one pool named \"default\"", k->name);
+		return -1;
+	}
+	cfg->pools = calloc(n, sizeof *cfg->pools);
+	names = calloc(n, sizeof *names);
+	if (cfg->pools == NULL || names == NULL) {
+		free(names);
+		cerr_add(&l->err, NULL, "out of memory");
+		return -1;
+	}
+	cfg->npools = n;
+	for (i = 0; i < n; i++) {
+		config_pool_init(&cfg->pools[i]);
+		item = vn->kids[i];
+		if (item->bad)
+			continue;
+		if (item->kind != CN_MAP) {
+			cerr_add(&l->err, &item->mark, "%s: expected a mapping "
+			    "of pool keys, got %s", k->name, cnode_what(item));
+			continue;
+		}
+		config_pool_one(l, &cfg->pools[i], item, &names[i]);
+	}
+	config_pool_dups(l, names, n);
+	free(names);
+	return l->err.n == before ? 0 : -1;
+}
+
+/* Sets the field k of obj from the value node vn; -1 if reported. */
+static int
+config_set(struct cload *l, const struct config_key *k,
+    const struct cnode *vn, void *obj)
+{
+	struct config_scalar	v;
+	char			msg[512];
+
+	if (vn->bad)
+		return -1;
+	if (k->type == CT_POOLS)
+		return config_pools(l, k, vn, obj);
+	if (k->type == CT_STRLIST)
+		return config_strlist(l, k, vn, obj);
+	if (vn->kind != CN_SCALAR) {
+		cerr_add(&l->err, &vn->mark, "%s: expected a scalar, got %s",
+		    k->name, cnode_what(vn));
+		return -1;
+	}
+	v.s = vn->s;
+	v.len = vn->len;
+	v.plain = vn->plain;
+	if (config_key_set(k, &v, obj, msg, sizeof msg) == -1) {
+		cerr_add(&l->err, &vn->mark, "%s", msg);
+		return -1;
+	}
+	return 0;
+}
+
+static struct config *
+config_build(struct cload *l, const char *name)
+{
+	struct cseen	 seen[CONFIG_KEYS_MAX];
+	struct config	*cfg;
+	yaml_mark_t	 start;
+
+	memset(seen, 0, sizeof seen);
+	if ((cfg = calloc(1, sizeof *cfg)) == NULL ||
+	    (cfg->path = strdup(name)) == NULL) {
+		free(cfg);
+		cerr_add(&l->err, NULL, "out of memory");
+		return NULL;
+	}
+	config_top_init(cfg);
+	memset(&start, 0, sizeof start);
+	if (l->root == NULL)
+		cerr_add(&l->err, &start, "empty document: expected a mapping "
+		    "of configuration keys");
+	else if (l->root->kind != CN_MAP) {
+		if (!l->root->bad)
+			cerr_add(&l->err, &l->root->mark, "expected a mapping "
+			    "of configuration keys, got %s",
+			    cnode_what(l->root));
+	} else
+		config_walk(l, config_top_keys, config_ntop_keys, l->root,
+		    cfg, seen);
+	if (cfg->pools == NULL && l->err.n == 0) {
+		if ((cfg->pools = calloc(1, sizeof *cfg->pools)) == NULL) {
+			cerr_add(&l->err, NULL, "out of memory");
+			return cfg;
+		}
+		cfg->npools = 1;
+		config_pool_init(&cfg->pools[0]);
+		snprintf(cfg->pools[0].name, sizeof cfg->pools[0].name, "%s",
+		    "default");
+	}
+	return cfg;
+}
+
+struct config *
+config_load_string(const char *name, const char *yaml, size_t len,
+    char **errors)
+{
+	struct cload	 l;
+	struct config	*cfg = NULL;
+	yaml_mark_t	 start;
+
+	if (errors != NULL)
+		*errors = NULL;
+	memset(&l, 0, sizeof l);
+	l.err.name = name;
+	l.text = yaml;
+	l.textlen = len;
+	memset(&start, 0, sizeof start);
+	if (len > CONFIG_SIZE_MAX)
+		cerr_add(&l.err, &start, "document is larger than %d bytes",
+		    CONFIG_SIZE_MAX);
+	else if (cload_parse(&l) == 0)
+		cfg = config_build(&l, name);
+	cnode_free(l.root);
+	if (l.err.n > 0) {
+		config_free(cfg);
+		cfg = NULL;
+		cerr_finish(&l.err, errors);
+	}
+	return cfg;
+}
+
+struct config *
+config_load(const char *path, char **errors)
+{
+	struct config	*cfg;
+	FILE		*f;
+	char		*buf;
+	size_t		 len;
+	int		 saved;
+
+	if (errors != NULL)
+		*errors = NULL;
+	if ((f = fopen(path, "re")) == NULL)
+		goto fail;
+	/* One byte more than the limit, so that a larger file is seen. */
+	if ((buf = malloc(CONFIG_SIZE_MAX + 1)) == NULL) {
+		fclose(f);
+		goto fail;
+	}
+	len = fread(buf, 1, CONFIG_SIZE_MAX + 1, f);
+	if (ferror(f)) {
+		saved = errno;
+		free(buf);
+		fclose(f);
+		errno = saved;
+		goto fail;
+	}
+	fclose(f);
+	cfg = config_load_string(path, buf, len, errors);
+	free(buf);
+	return cfg;
+
+fail:
+	if (errors != NULL && asprintf(errors, "%s: %s", path,
+	    strerror(errno)) == -1)
+		*errors = NULL;
+	return NULL;
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t	i, j;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->npools; i++) {
+		for (j = 0; j < cfg->pools[i].nmodules; j++)
+			free(cfg->pools[i].modules[j]);
+		free(cfg->pools[i].modules);
+	}
+	free(cfg->pools);
+	free(cfg->path);
+	free(cfg);
+}
+
+/* The pool of that name; a NULL name means the first pool. */
+const struct pool_config *
+config_pool(const struct config *cfg, const char *name)
+{
+	size_t	i;
+
+	if (cfg->npools == 0)
+		return NULL;
+	if (name == NULL)
+		return &cfg->pools[0];
+	for (i = 0; i < cfg->npools; i++) {
+		if (strcmp(cfg->pools[i].name, name) == 0)
+			return &cfg->pools[i];
+	}
+	return NULL;
+}

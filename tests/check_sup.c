@@ -1,0 +1,663 @@
+/*
+ * Integration tests: a real commisd (started by testlib on a socket bound
+ * before the fork) driven through libcommis and raw sockets. Each test has
+ * its own temporary directory and daemon.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "commis/client.h"
+#include "frame.h"
+#include "testlib.h"
+
+#define POOL_YAML(extra) \
+	"pools:\n  - name: p\n    workers: 2\n" extra
+
+struct ctx {
+	struct testd	 d;
+	commis_client	*cl;
+};
+
+static void
+ctx_start(struct ctx *c, const char *yaml)
+{
+	testd_start(&c->d, yaml);
+	ck_assert_int_eq(commis_connect(c->d.sock, &c->cl), COMMIS_OK);
+}
+
+static void
+ctx_stop(struct ctx *c)
+{
+	int	status;
+
+	commis_close(c->cl);
+	status = testd_stop(&c->d);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "commisd exit status %#x", status);
+}
+
+static int
+submit(commis_client *cl, const char *handler, const char *data,
+    const char *pool, struct commis_result *r)
+{
+	struct commis_submit_opts	o = { .pool = pool };
+
+	memset(r, 0, sizeof *r);
+	return commis_submit_wait(cl, handler, data, strlen(data), &o, r);
+}
+
+/* Worker pids and states from the JSON stats, in slot order. */
+struct wstat {
+	long	pid[16];
+	char	state[16][16];
+	int	n;
+	int	available;
+};
+
+static void
+wstats(commis_client *cl, struct wstat *ws)
+{
+	char		*json, *p;
+	unsigned	 slot;
+
+	memset(ws, 0, sizeof *ws);
+	ck_assert_int_eq(commis_stats(cl, COMMIS_STATS_JSON, &json), COMMIS_OK);
+	p = strstr(json, "\"available\":");
+	ck_assert_ptr_nonnull(p);
+	ws->available = atoi(p + strlen("\"available\":"));
+	for (p = json; (p = strstr(p, "{\"slot\":")) != NULL && ws->n < 16;
+	    p++) {
+		ck_assert_int_eq(sscanf(p, "{\"slot\":%u,\"pid\":%ld,"
+		    "\"state\":\"%15[a-z]\"", &slot, &ws->pid[ws->n],
+		    ws->state[ws->n]), 3);
+		ws->n++;
+	}
+	free(json);
+}
+
+struct ready_arg {
+	commis_client	*cl;
+	int		 n;
+};
+
+static int
+pool_ready(void *arg)
+{
+	struct ready_arg	*a = arg;
+	struct wstat		 ws;
+
+	wstats(a->cl, &ws);
+	return ws.available == a->n;
+}
+
+static void
+wait_ready(commis_client *cl, int n)
+{
+	struct ready_arg	a = { cl, n };
+
+	ck_assert_msg(test_poll(pool_ready, &a, 10000),
+	    "pool did not get %d idle workers", n);
+}
+
+START_TEST(test_submit_echo)
+{
+	struct commis_result	r;
+	struct ctx		c;
+
+	ctx_start(&c, POOL_YAML(""));
+	ck_assert_int_eq(submit(c.cl, "echo", "hello", NULL, &r), COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+	ck_assert_uint_eq(r.output_len, 5);
+	ck_assert_mem_eq(r.output, "hello", 5);
+	ck_assert_uint_ne(r.job_id, 0);
+	ck_assert_uint_eq(r.attempts, 1);
+	commis_result_free(&r);
+
+	ck_assert_int_eq(submit(c.cl, "sha256", "abc", "p", &r), COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+	ck_assert_uint_eq(r.output_len, 64);
+	ck_assert_mem_eq(r.output, "ba7816bf8f01cfea414140de5dae2223"
+	    "b00361a396177a9cb410ff61f20015ad", 64);
+	commis_result_free(&r);
+
+	/* Empty input and empty output are fine too. */
+	ck_assert_int_eq(submit(c.cl, "echo", "", NULL, &r), COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+	ck_assert_uint_eq(r.output_len, 0);
+	commis_result_free(&r);
+	ctx_stop(&c);
+}
+END_TEST
+
+START_TEST(test_rejections)
+{
+	struct commis_result	r;
+	struct ctx		c;
+	char			*big;
+
+	ctx_start(&c, "max_payload: 1024\n" POOL_YAML(""));
+	ck_assert_int_eq(submit(c.cl, "nope", "x", NULL, &r),
+	    COMMIS_ERR_REJECTED);
+	ck_assert_int_eq(r.error, COMMIS_E_NO_HANDLER);
+	ck_assert_ptr_nonnull(strstr(r.cause, "nope"));
+	commis_result_free(&r);
+	ck_assert_int_eq(submit(c.cl, "echo", "x", "nopool", &r),
+	    COMMIS_ERR_REJECTED);
+	ck_assert_int_eq(r.error, COMMIS_E_NO_POOL);
+	commis_result_free(&r);
+
+	/* Above max_payload (and above the frame limit): refused, and the
+	 * connection stays usable. */
+	big = malloc(64 * 1024 + 1);
+	memset(big, 'a', 64 * 1024);
+	big[64 * 1024] = '\0';
+	ck_assert_int_eq(submit(c.cl, "echo", big, NULL, &r),
+	    COMMIS_ERR_REJECTED);
+	ck_assert_int_eq(r.error, COMMIS_E_TOOBIG);
+	commis_result_free(&r);
+	big[2000] = '\0';	/* within the frame limit, above max_payload */
+	ck_assert_int_eq(submit(c.cl, "echo", big, NULL, &r),
+	    COMMIS_ERR_REJECTED);
+	ck_assert_int_eq(r.error, COMMIS_E_TOOBIG);
+	commis_result_free(&r);
+	free(big);
+	ck_assert_int_eq(submit(c.cl, "echo", "ok", NULL, &r), COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+	commis_result_free(&r);
+	ctx_stop(&c);
+}
+END_TEST
+
+START_TEST(test_many_concurrent)
+{
+	enum { N = 500 };
+	struct commis_result	 r;
+	struct ctx		 c;
+	uint64_t		 ids[N];
+	char			 buf[32];
+	int			 i, seen[N] = { 0 };
+
+	ctx_start(&c, POOL_YAML(""));
+	for (i = 0; i < N; i++) {
+		snprintf(buf, sizeof buf, "job-%d", i);
+		ck_assert_int_eq(commis_submit_async(c.cl, "echo", buf,
+		    strlen(buf), NULL, &ids[i]), COMMIS_OK);
+	}
+	ck_assert_uint_eq(commis_pending(c.cl), N);
+	for (i = 0; i < N; i++) {
+		int	j, k;
+
+		ck_assert_int_eq(commis_wait_result(c.cl, 30000, &r),
+		    COMMIS_OK);
+		ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+		for (j = 0; j < N && ids[j] != r.request_id; j++)
+			;
+		ck_assert_int_lt(j, N);
+		ck_assert_int_eq(seen[j], 0);
+		seen[j] = 1;
+		k = snprintf(buf, sizeof buf, "job-%d", j);
+		ck_assert_uint_eq(r.output_len, (size_t)k);
+		ck_assert_mem_eq(r.output, buf, (size_t)k);
+		commis_result_free(&r);
+	}
+	ck_assert_uint_eq(commis_pending(c.cl), 0);
+	ctx_stop(&c);
+}
+END_TEST
+
+struct busy_arg {
+	commis_client	*cl;
+	long		 pid;
+};
+
+static int
+worker_busy(void *arg)
+{
+	struct busy_arg	*a = arg;
+	struct wstat	 ws;
+	int		 i;
+
+	wstats(a->cl, &ws);
+	for (i = 0; i < ws.n; i++) {
+		if (strcmp(ws.state[i], "busy") == 0) {
+			a->pid = ws.pid[i];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+START_TEST(test_sigkill_worker_midjob)
+{
+	struct commis_result	 r;
+	struct busy_arg		 ba;
+	struct wstat		 before, after;
+	struct ctx		 c;
+	commis_client		*cl2;
+	uint64_t		 id;
+	int			 i;
+
+	ctx_start(&c, POOL_YAML("    max_attempts: 3\n"));
+	ck_assert_int_eq(commis_connect(c.d.sock, &cl2), COMMIS_OK);
+	wait_ready(cl2, 2);
+	wstats(cl2, &before);
+	ck_assert_int_eq(commis_submit_async(c.cl, "sleep", "300", 3, NULL,
+	    &id), COMMIS_OK);
+	ba.cl = cl2;
+	ck_assert(test_poll(worker_busy, &ba, 10000));
+	ck_assert_int_eq(kill((pid_t)ba.pid, SIGKILL), 0);
+
+	ck_assert_int_eq(commis_wait_result(c.cl, 30000, &r), COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+	ck_assert_uint_eq(r.attempts, 2);
+	commis_result_free(&r);
+
+	/* The slot is refilled with a new process. */
+	wait_ready(cl2, 2);
+	wstats(cl2, &after);
+	ck_assert_int_eq(after.n, 2);
+	for (i = 0; i < after.n; i++)
+		ck_assert_int_ne(after.pid[i], ba.pid);
+	commis_close(cl2);
+	ctx_stop(&c);
+}
+END_TEST
+
+START_TEST(test_segv_exhausts_attempts)
+{
+	struct commis_result	r;
+	struct ctx		c;
+	uint64_t		rtt;
+
+	ctx_start(&c, POOL_YAML("    max_attempts: 3\n"));
+	ck_assert_int_eq(submit(c.cl, "fault", "segv", NULL, &r), COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_CRASHED);
+	ck_assert_uint_eq(r.attempts, 3);
+	ck_assert_msg(strstr(r.cause, "SIGSEGV") != NULL, "cause: %s", r.cause);
+	commis_result_free(&r);
+	ck_assert_int_eq(commis_ping(c.cl, &rtt), COMMIS_OK);
+
+	ck_assert_int_eq(submit(c.cl, "fault", "exit:7", NULL, &r), COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_CRASHED);
+	ck_assert_msg(strstr(r.cause, "exit code 7") != NULL, "cause: %s",
+	    r.cause);
+	commis_result_free(&r);
+
+	/* A handler error is the job's answer, not a crash: no retry. */
+	ck_assert_int_eq(submit(c.cl, "spin", "abc", NULL, &r), COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_FAILED);
+	ck_assert_uint_eq(r.attempts, 1);
+	ck_assert_ptr_nonnull(strstr(r.cause, "abc"));
+	commis_result_free(&r);
+	ck_assert_int_eq(submit(c.cl, "echo", "alive", NULL, &r), COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+	commis_result_free(&r);
+	ctx_stop(&c);
+}
+END_TEST
+
+START_TEST(test_timeout)
+{
+	struct commis_submit_opts	o = { .timeout_ms = 100 };
+	struct commis_result		r;
+	struct ctx			c;
+
+	ctx_start(&c, POOL_YAML("    max_attempts: 2\n    timeout_ms: 200\n"
+	    "    kill_grace_ms: 100\n"));
+	/* The pool default. */
+	ck_assert_int_eq(submit(c.cl, "sleep", "10000", NULL, &r), COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_TIMEDOUT);
+	ck_assert_uint_eq(r.attempts, 2);
+	ck_assert_str_eq(r.cause, "timeout after 200 ms");
+	commis_result_free(&r);
+	/* A per-job override, on a handler that ignores SIGTERM: the grace
+	 * period ends in SIGKILL. */
+	ck_assert_int_eq(commis_submit_wait(c.cl, "fault", "hang", 4, &o, &r),
+	    COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_TIMEDOUT);
+	ck_assert_str_eq(r.cause, "timeout after 100 ms");
+	commis_result_free(&r);
+	/* Quick jobs are not affected. */
+	ck_assert_int_eq(submit(c.cl, "sleep", "1", NULL, &r), COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+	commis_result_free(&r);
+	ctx_stop(&c);
+}
+END_TEST
+
+START_TEST(test_queue_full_and_priority)
+{
+	struct commis_submit_opts	 lo = { .priority = 0 };
+	struct commis_submit_opts	 hi = { .priority = 5 };
+	struct commis_result		 r;
+	struct ctx			 c;
+	uint64_t			 busy, a, b, order[2];
+	int				 i;
+
+	ctx_start(&c, "pools:\n  - name: p\n    workers: 1\n"
+	    "    queue_max: 2\n");
+	wait_ready(c.cl, 1);
+	ck_assert_int_eq(commis_submit_async(c.cl, "sleep", "300", 3, NULL,
+	    &busy), COMMIS_OK);
+	{
+		struct busy_arg ba = { c.cl, 0 };
+
+		ck_assert(test_poll(worker_busy, &ba, 10000));
+	}
+	ck_assert_int_eq(commis_submit_async(c.cl, "echo", "lo", 2, &lo, &a),
+	    COMMIS_OK);
+	ck_assert_int_eq(commis_submit_async(c.cl, "echo", "hi", 2, &hi, &b),
+	    COMMIS_OK);
+	/* The queue holds 2: a third is refused at once. */
+	ck_assert_int_eq(submit(c.cl, "echo", "x", NULL, &r),
+	    COMMIS_ERR_REJECTED);
+	ck_assert_int_eq(r.error, COMMIS_E_QUEUE_FULL);
+	commis_result_free(&r);
+
+	ck_assert_int_eq(commis_wait_result(c.cl, 30000, &r), COMMIS_OK);
+	ck_assert_uint_eq(r.request_id, busy);
+	commis_result_free(&r);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(commis_wait_result(c.cl, 30000, &r), COMMIS_OK);
+		ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+		order[i] = r.request_id;
+		commis_result_free(&r);
+	}
+	ck_assert_uint_eq(order[0], b);		/* higher priority first */
+	ck_assert_uint_eq(order[1], a);
+	ctx_stop(&c);
+}
+END_TEST
+
+static int
+raw_connect(const char *path)
+{
+	struct sockaddr_un	sun;
+	int			fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	return fd;
+}
+
+/* Reads frames until EOF; returns the type of the first (or -1). */
+static int
+read_until_eof(int fd, uint32_t *code)
+{
+	struct frame_dec	d;
+	struct frame		f;
+	int			type = -1, r;
+	ssize_t			n;
+
+	frame_dec_init(&d, 65536);
+	for (;;) {
+		while ((r = frame_dec_next(&d, &f)) == 1) {
+			if (type == -1) {
+				type = f.hdr.type;
+				if (f.hdr.len >= 4)
+					*code = (uint32_t)f.payload[0] | (uint32_t)f.payload[1] << 8 |
+					    (uint32_t)f.payload[2] << 16 |
+					    (uint32_t)f.payload[3] << 24;
+			}
+		}
+		ck_assert_int_eq(r, 0);
+		n = frame_dec_read(&d, fd);
+		if (n == 0)
+			break;
+		ck_assert_int_gt(n, 0);
+	}
+	frame_dec_free(&d);
+	return type;
+}
+
+START_TEST(test_garbage_and_version)
+{
+	static const char	 junk[] = "GET / HTTP/1.0\r\nHost: x\r\n\r\n";
+	uint8_t			 hdr[COMMIS_FRAME_HDR_LEN];
+	struct commis_result	 r;
+	struct ctx		 c;
+	uint32_t		 code = 0;
+	uint64_t		 rtt;
+	int			 fd;
+
+	ctx_start(&c, POOL_YAML(""));
+	fd = raw_connect(c.d.sock);
+	ck_assert_int_eq(write(fd, junk, sizeof junk - 1), sizeof junk - 1);
+	ck_assert_int_eq(read_until_eof(fd, &code), COMMIS_MSG_ERROR);
+	ck_assert_uint_eq(code, COMMIS_E_PROTO);
+	close(fd);
+
+	/* A future version: an ERROR naming the mismatch, then close. */
+	fd = raw_connect(c.d.sock);
+	frame_hdr_encode(hdr, COMMIS_MSG_PING, 0, 0, 9);
+	hdr[4] = COMMIS_PROTO_VERSION + 1;
+	ck_assert_int_eq(write(fd, hdr, sizeof hdr), sizeof hdr);
+	ck_assert_int_eq(read_until_eof(fd, &code), COMMIS_MSG_ERROR);
+	ck_assert_uint_eq(code, COMMIS_E_VERSION);
+	close(fd);
+
+	/* A malformed SUBMIT payload drops only that connection. */
+	fd = raw_connect(c.d.sock);
+	frame_hdr_encode(hdr, COMMIS_MSG_SUBMIT, 0, 3, 1);
+	ck_assert_int_eq(write(fd, hdr, sizeof hdr), sizeof hdr);
+	ck_assert_int_eq(write(fd, "abc", 3), 3);
+	ck_assert_int_eq(read_until_eof(fd, &code), COMMIS_MSG_ERROR);
+	ck_assert_uint_eq(code, COMMIS_E_PROTO);
+	close(fd);
+
+	ck_assert_int_eq(commis_ping(c.cl, &rtt), COMMIS_OK);
+	ck_assert_int_eq(submit(c.cl, "echo", "fine", NULL, &r), COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+	commis_result_free(&r);
+	ctx_stop(&c);
+}
+END_TEST
+
+struct cancelled_arg {
+	commis_client	*cl;
+};
+
+static int
+three_cancelled(void *arg)
+{
+	struct cancelled_arg	*a = arg;
+	char			*json, *p;
+	int			 n;
+
+	ck_assert_int_eq(commis_stats(a->cl, COMMIS_STATS_JSON, &json),
+	    COMMIS_OK);
+	p = strstr(json, "\"cancelled\":");
+	ck_assert_ptr_nonnull(p);
+	n = atoi(p + strlen("\"cancelled\":"));
+	free(json);
+	return n == 3;
+}
+
+START_TEST(test_client_vanishes)
+{
+	struct cancelled_arg	 ca;
+	struct commis_result	 r;
+	struct ctx		 c;
+	commis_client		*gone;
+	uint64_t		 id;
+	int			 i;
+
+	ctx_start(&c, "pools:\n  - name: p\n    workers: 1\n");
+	wait_ready(c.cl, 1);
+	ck_assert_int_eq(commis_connect(c.d.sock, &gone), COMMIS_OK);
+	ck_assert_int_eq(commis_submit_async(gone, "sleep", "200", 3, NULL,
+	    &id), COMMIS_OK);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(commis_submit_async(gone, "echo", "x", 1, NULL,
+		    &id), COMMIS_OK);
+	{
+		struct busy_arg ba = { c.cl, 0 };
+
+		ck_assert(test_poll(worker_busy, &ba, 10000));
+	}
+	commis_close(gone);
+	/* Its three queued jobs are cancelled; the running one finishes. */
+	ca.cl = c.cl;
+	ck_assert(test_poll(three_cancelled, &ca, 10000));
+	wait_ready(c.cl, 1);
+	ck_assert_int_eq(submit(c.cl, "echo", "next", NULL, &r), COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+	commis_result_free(&r);
+	ctx_stop(&c);
+}
+END_TEST
+
+START_TEST(test_startup_failures)
+{
+	struct commis_result	 r;
+	struct ctx		 c;
+	char			 yaml[512];
+	struct wstat		 ws;
+
+	/* init() fails: exit 2, the slot is not respawned, the pool is down
+	 * and says so, and the daemon still answers. */
+	snprintf(yaml, sizeof yaml, "pools:\n  - name: p\n    workers: 2\n"
+	    "    modules: [%s]\n", test_build_path("testmod.so"));
+	setenv("COMMIS_TESTMOD_FAIL_INIT", "1", 1);
+	ctx_start(&c, yaml);
+	unsetenv("COMMIS_TESTMOD_FAIL_INIT");
+	ck_assert_int_eq(submit(c.cl, "echo", "x", NULL, &r), COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_FAILED);
+	ck_assert_ptr_nonnull(strstr(r.cause, "pool down"));
+	commis_result_free(&r);
+	ck_assert_int_eq(submit(c.cl, "echo", "x", NULL, &r),
+	    COMMIS_ERR_REJECTED);
+	ck_assert_int_eq(r.error, COMMIS_E_POOL_DOWN);
+	commis_result_free(&r);
+	wstats(c.cl, &ws);
+	ck_assert_int_eq(ws.n, 0);
+	ctx_stop(&c);
+}
+END_TEST
+
+static int
+restarts_at_least(void *arg)
+{
+	struct cancelled_arg	*a = arg;
+	char			*json, *p;
+	int			 n;
+
+	ck_assert_int_eq(commis_stats(a->cl, COMMIS_STATS_JSON, &json),
+	    COMMIS_OK);
+	p = strstr(json, "\"restarts\":");
+	n = atoi(p + strlen("\"restarts\":"));
+	free(json);
+	return n >= 6;
+}
+
+START_TEST(test_startup_crash_backoff)
+{
+	struct cancelled_arg	 ca;
+	struct ctx		 c;
+	char			 yaml[512], *json, *p;
+	uint64_t		 t0, rtt;
+	int			 n;
+
+	/* init() aborts: the slot restarts with a doubling delay (10, 20,
+	 * 40, 80, 160 ms before the 6th start), so six failed starts take at
+	 * least 310 ms: the daemon cannot be fork-bombing. */
+	snprintf(yaml, sizeof yaml, "pools:\n  - name: p\n    workers: 1\n"
+	    "    restart_delay_ms: 10\n    restart_delay_max_ms: 1000\n"
+	    "    modules: [%s]\n", test_build_path("testmod.so"));
+	setenv("COMMIS_TESTMOD_CRASH_INIT", "1", 1);
+	t0 = test_now_ms();
+	ctx_start(&c, yaml);
+	unsetenv("COMMIS_TESTMOD_CRASH_INIT");
+	ca.cl = c.cl;
+	ck_assert(test_poll(restarts_at_least, &ca, 20000));
+	ck_assert_uint_ge(test_now_ms() - t0, 310);
+	ck_assert_int_eq(commis_ping(c.cl, &rtt), COMMIS_OK);
+	ck_assert_int_eq(commis_stats(c.cl, COMMIS_STATS_JSON, &json),
+	    COMMIS_OK);
+	p = strstr(json, "\"restarts\":");
+	n = atoi(p + strlen("\"restarts\":"));
+	free(json);
+	ck_assert_int_le(n, 8);
+	ctx_stop(&c);
+}
+END_TEST
+
+struct gone_arg {
+	long	pids[16];
+	int	n;
+};
+
+static int
+pids_gone(void *arg)
+{
+	struct gone_arg	*g = arg;
+	int		 i;
+
+	for (i = 0; i < g->n; i++) {
+		if (kill((pid_t)g->pids[i], 0) == 0 || errno != ESRCH)
+			return 0;
+	}
+	return 1;
+}
+
+START_TEST(test_sigterm_clean_exit)
+{
+	struct testd		 d;
+	commis_client		*cl;
+	struct wstat		 ws;
+	struct gone_arg		 g;
+	int			 status, i;
+	pid_t			 pid;
+
+	/* commisd binds the socket itself here, so it must remove it. */
+	testd_start_bound(&d, POOL_YAML(""));
+	ck_assert_int_eq(commis_connect(d.sock, &cl), COMMIS_OK);
+	wait_ready(cl, 2);
+	wstats(cl, &ws);
+	commis_close(cl);
+	ck_assert_int_eq(ws.n, 2);
+	pid = d.pid;
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(access(d.sock, F_OK), -1);
+	g.n = ws.n;
+	for (i = 0; i < ws.n; i++)
+		g.pids[i] = ws.pid[i];
+	ck_assert(test_poll(pids_gone, &g, 1000));
+	d.pid = 0;
+	testd_stop(&d);
+}
+END_TEST
+
+Suite *
+sup_suite(void)
+{
+	Suite	*s = suite_create("sup");
+	TCase	*tc = tcase_create("integration");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_submit_echo);
+	tcase_add_test(tc, test_rejections);
+	tcase_add_test(tc, test_many_concurrent);
+	tcase_add_test(tc, test_sigkill_worker_midjob);
+	tcase_add_test(tc, test_segv_exhausts_attempts);
+	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_queue_full_and_priority);
+	tcase_add_test(tc, test_garbage_and_version);
+	tcase_add_test(tc, test_client_vanishes);
+	tcase_add_test(tc, test_startup_failures);
+	tcase_add_test(tc, test_startup_crash_backoff);
+	tcase_add_test(tc, test_sigterm_clean_exit);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,149 @@
+/*
+ * A handler module for the tests, loaded with dlopen like any user module.
+ * It knows only the public ABI (commis/handler.h); nothing of commis's
+ * internals. Handlers:
+ *
+ *	test.upper	the input in upper case (ASCII)
+ *	test.state	"init pid N": the string init() built, in process N,
+ *			proving init ran in the process that runs the job;
+ *			init fails when COMMIS_TESTMOD_FAIL_INIT is set,
+ *			and crashes (abort) when COMMIS_TESTMOD_CRASH_INIT is
+ *	test.fail	always fails, with the cause "test.fail: as asked"
+ *	test.big	input: a decimal byte count; output: that many bytes
+ *			of "abcdefghijklmnopqrstuvwxyz" repeated
+ *
+ * Built with -DTESTMOD_BADABI it declares ABI 999, to test the loader's
+ * refusal.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commis/handler.h"
+
+#ifdef TESTMOD_BADABI
+#define TESTMOD_ABI	999
+#else
+#define TESTMOD_ABI	COMMIS_HANDLER_ABI
+#endif
+
+#define TESTMOD_BIG_MAX	(1024u << 20)
+
+extern const struct commis_module commis_module;
+
+static int
+testmod_upper(struct commis_call *call)
+{
+	char	buf[4096];
+	size_t	off, n, i;
+
+	for (off = 0; off < call->input_len; off += n) {
+		n = call->input_len - off;
+		if (n > sizeof buf)
+			n = sizeof buf;
+		for (i = 0; i < n; i++) {
+			buf[i] = (char)call->input[off + i];
+			if (buf[i] >= 'a' && buf[i] <= 'z')
+				buf[i] = (char)(buf[i] - 'a' + 'A');
+		}
+		if (call->write(call, buf, n) == -1) {
+			call->error(call, "test.upper: result too large");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+testmod_state_init(void **state)
+{
+	char	*s;
+
+	if (getenv("COMMIS_TESTMOD_FAIL_INIT") != NULL)
+		return -1;
+	if (getenv("COMMIS_TESTMOD_CRASH_INIT") != NULL)
+		abort();
+	if (asprintf(&s, "init pid %ld", (long)getpid()) == -1)
+		return -1;
+	*state = s;
+	return 0;
+}
+
+static int
+testmod_state(struct commis_call *call)
+{
+	if (call->state == NULL) {
+		call->error(call, "test.state: init did not run");
+		return -1;
+	}
+	if (call->write(call, call->state, strlen(call->state)) == -1) {
+		call->error(call, "test.state: result too large");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+testmod_state_fini(void *state)
+{
+	free(state);
+}
+
+static int
+testmod_fail(struct commis_call *call)
+{
+	call->error(call, "test.fail: as asked");
+	return -1;
+}
+
+static int
+testmod_big(struct commis_call *call)
+{
+	static const char	 abc[] = "abcdefghijklmnopqrstuvwxyz";
+	char			 buf[26 * 256];
+	size_t			 want = 0, n, i;
+	uint8_t			 c;
+
+	for (i = 0; i < call->input_len; i++) {
+		c = call->input[i];
+		if (c == '\n' && i + 1 == call->input_len)
+			break;
+		if (c < '0' || c > '9')
+			goto bad;
+		want = want * 10 + (size_t)(c - '0');
+		if (want > TESTMOD_BIG_MAX)
+			goto bad;
+	}
+	for (i = 0; i < sizeof buf; i++)
+		buf[i] = abc[i % 26];
+	/* Chunks are multiples of 26, so the pattern runs on unbroken. */
+	for (; want > 0; want -= n) {
+		n = want < sizeof buf ? want : sizeof buf;
+		if (call->write(call, buf, n) == -1) {
+			call->error(call, "test.big: result too large");
+			return -1;
+		}
+	}
+	return 0;
+
+bad:
+	call->error(call, "test.big: expected a byte count up to %u",
+	    TESTMOD_BIG_MAX);
+	return -1;
+}
+
+static const struct commis_handler testmod_handlers[] = {
+	{ "test.upper", COMMIS_HANDLER_THREAD_SAFE, NULL, testmod_upper,
+	    NULL },
+	{ "test.state", COMMIS_HANDLER_THREAD_SAFE, testmod_state_init,
+	    testmod_state, testmod_state_fini },
+	{ "test.fail", COMMIS_HANDLER_THREAD_SAFE, NULL, testmod_fail, NULL },
+	{ "test.big", COMMIS_HANDLER_THREAD_SAFE, NULL, testmod_big, NULL },
+};
+
+const struct commis_module commis_module = {
+	TESTMOD_ABI,
+	sizeof testmod_handlers / sizeof testmod_handlers[0],
+	testmod_handlers,
+};
