@@ -43,7 +43,8 @@ BINS = $(BUILD)/commisd $(BUILD)/commis $(BUILD)/libcommis.a \
 	$(BUILD)/libcommis.so
 TESTMOD = $(BUILD)/testmod.so $(BUILD)/testmod_badabi.so
 
-.PHONY: all check asan run deps clean install test-run config-doc
+.PHONY: all check asan run deps clean install test-run config-doc \
+	bench bench-run
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -71,6 +72,9 @@ $(BUILD)/commis: $(BUILD)/src/commis.o $(CLI_OBJS) $(BUILD)/src/config.o \
 $(BUILD)/check_commis: $(TEST_OBJS) $(SUP_OBJS) $(CLI_OBJS) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS) -ldl
 
+$(BUILD)/commis-bench: $(BUILD)/bench/bench.o $(BUILD)/libcommis.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
 $(BUILD)/testmod.so: tests/modules/testmod.c include/commis/handler.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $<
@@ -86,6 +90,18 @@ check: deps
 
 test-run: all $(BUILD)/check_commis $(TESTMOD)
 	COMMIS_BUILD=$(abspath $(BUILD)) $(BUILD)/check_commis
+
+# Benchmarks (docs/benchmarks.md): builds, then runs commis-bench against
+# the commisd just built. Options go in BENCH_ARGS, e.g. "-q -o bench.json".
+BENCH_ARGS ?=
+
+bench: deps
+	$(MAKE) bench-run
+
+bench-run: all $(BUILD)/commis-bench
+	COMMIS_BUILD=$(abspath $(BUILD)) \
+	    COMMIS_REV=$$(git describe --always --dirty 2>/dev/null) \
+	    $(BUILD)/commis-bench $(BENCH_ARGS)
 
 asan: deps
 	$(MAKE) BUILD=build-asan \

@@ -69,8 +69,9 @@ const struct config_key config_pool_keys[] = {
 	  "is stopped." },
 	{ .name = "max_attempts", .type = CT_U32, POOL(max_attempts),
 	  .min = 1, .max = 100, .def = "3",
-	  .help = "Attempts of a job whose worker crashed or timed out "
-	  "before the job is dead-lettered." },
+	  .help = "Attempts a job gets when its worker crashes or times out; "
+	  "after the last one the job ends as `crashed` or `timedout`. A "
+	  "handler error is final at once." },
 	{ .name = "queue_max", .type = CT_U32, POOL(queue_max),
 	  .min = 1, .max = 10000000, .def = "100000",
 	  .help = "Jobs waiting in the pool's queue before new submissions "
@@ -534,9 +535,9 @@ config_doc(FILE *f)
 	    "src/config_keys.c\n"
 	    "     (`make config-doc`). Edit the tables, not this file. -->\n\n"
 	    "commisd reads one YAML file: `commisd -c FILE` runs with it and\n"
-	    "`commisd -t -c FILE` only checks it. On SIGHUP the file is read "
-	    "again;\na file with any error is rejected as a whole and the "
-	    "running\nconfiguration stays.\n\n"
+	    "`commisd -t -c FILE` only checks it. A file with any error is\n"
+	    "rejected as a whole. (Reloading on SIGHUP is not supported yet:\n"
+	    "the signal is logged and ignored.)\n\n"
 	    "Every problem is reported, one per line, as\n"
 	    "`file:line:column: message`: unknown or duplicate keys, values "
 	    "of the\nwrong type or out of range, missing or duplicate pool "

@@ -1,0 +1,588 @@
+/*
+ * The commis command line. This module owns the command table (name,
+ * arguments, help, handler) from which the usage text is generated, the
+ * parsing of each command's options, finding the socket, and turning
+ * libcommis results into output and exit codes (exitcode.h). It talks to
+ * commisd only through the public client API (commis/client.h) and reads
+ * the config file only to learn the socket path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commis/client.h"
+#include "cli.h"
+#include "config.h"
+#include "exitcode.h"
+#include "version.h"
+
+#define CLI_SOCKET_DEFAULT	"/run/commis/commis.sock"
+#define CLI_CONFIG_DEFAULT	COMMIS_SYSCONFDIR "/commis/commis.yaml"
+#define CLI_PING_MAX		1000000
+
+struct cli_ctx {
+	const char	*sock_opt;	/* -s SOCKET */
+	const char	*path;		/* the socket connected to */
+	char		 sock[108];	/* from the config file */
+};
+
+struct cli_cmd {
+	const char	*name;
+	const char	*args;
+	const char	*help;
+	int		(*exec)(struct cli_ctx *, const struct cli_cmd *, int,
+			    char **);
+};
+
+/* A command's option: "--name VALUE" (or "--name=VALUE"), or a flag. */
+struct cli_opt {
+	const char	*name;
+	const char	**arg;		/* NULL for a flag */
+	int		*flag;
+};
+
+static int	cli_submit(struct cli_ctx *, const struct cli_cmd *, int,
+		    char **);
+static int	cli_stats(struct cli_ctx *, const struct cli_cmd *, int,
+		    char **);
+static int	cli_ping(struct cli_ctx *, const struct cli_cmd *, int,
+		    char **);
+static int	cli_help(struct cli_ctx *, const struct cli_cmd *, int,
+		    char **);
+
+static const struct cli_cmd cli_cmds[] = {
+	{ "submit",
+	  "HANDLER [--data STR | --file PATH] [--pool NAME] [--timeout MS] "
+	  "[--priority N]",
+	  "Run a job and write its result bytes to stdout. The input is STR,\n"
+	  "the file (- for stdin), or stdin when neither is given.",
+	  cli_submit },
+	{ "stats", "[--json]",
+	  "Print the supervisor's statistics as a table, or as JSON.",
+	  cli_stats },
+	{ "ping", "[--count N]",
+	  "Check that commisd answers, and print the round trip time.",
+	  cli_ping },
+	{ "help", "[COMMAND]",
+	  "Show this help, or the usage of one command.",
+	  cli_help },
+};
+
+#define CLI_NCMDS	(sizeof cli_cmds / sizeof cli_cmds[0])
+
+static void
+cli_usage(FILE *f)
+{
+	size_t	i;
+
+	fprintf(f, "usage: commis [-s SOCKET] COMMAND [ARGS]\n"
+	    "       commis --version\n\n"
+	    "The socket is -s, else $COMMIS_SOCKET, else the socket of %s\n"
+	    "($COMMIS_CONFIG overrides that path), else %s.\n\n"
+	    "commands:\n", CLI_CONFIG_DEFAULT, CLI_SOCKET_DEFAULT);
+	for (i = 0; i < CLI_NCMDS; i++)
+		fprintf(f, "  %s %s\n", cli_cmds[i].name, cli_cmds[i].args);
+	fprintf(f, "\nRun \"commis help COMMAND\" for what a command does.\n");
+}
+
+static void
+cli_cmd_usage(FILE *f, const struct cli_cmd *cmd)
+{
+	fprintf(f, "usage: commis %s %s\n", cmd->name, cmd->args);
+}
+
+static int
+cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints "commis: why" and the usage line; returns EXIT_CLI_USAGE. */
+static int
+cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+{
+	va_list	ap;
+
+	fputs("commis: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (cmd != NULL)
+		cli_cmd_usage(stderr, cmd);
+	else
+		fputs("usage: commis [-s SOCKET] COMMAND [ARGS]\n", stderr);
+	return EXIT_CLI_USAGE;
+}
+
+static const struct cli_cmd *
+cli_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < CLI_NCMDS; i++) {
+		if (strcmp(cli_cmds[i].name, name) == 0)
+			return &cli_cmds[i];
+	}
+	return NULL;
+}
+
+/* The option of opts that arg names, with *val set for "--name=value". */
+static const struct cli_opt *
+cli_opt_find(const struct cli_opt *opts, const char *arg, const char **val)
+{
+	const struct cli_opt	*o;
+	size_t			 n;
+
+	*val = NULL;
+	for (o = opts; o->name != NULL; o++) {
+		n = strlen(o->name);
+		if (strncmp(arg, o->name, n) != 0)
+			continue;
+		if (arg[n] == '\0')
+			return o;
+		if (arg[n] == '=' && o->arg != NULL) {
+			*val = arg + n + 1;
+			return o;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Options may come before, between or after the arguments; "--" ends
+ * them. Returns the number of arguments put in pos (at most npos), or -1
+ * after printing the usage error.
+ */
+static int
+cli_getopt(const struct cli_cmd *cmd, int argc, char **argv,
+    const struct cli_opt *opts, char **pos, int npos)
+{
+	const struct cli_opt	*o;
+	const char		*val;
+	int			 i, n = 0, only_args = 0;
+
+	for (i = 0; i < argc; i++) {
+		if (only_args || argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
+			if (n == npos) {
+				cli_usage_error(cmd, "unexpected argument: %s",
+				    argv[i]);
+				return -1;
+			}
+			pos[n++] = argv[i];
+			continue;
+		}
+		if (strcmp(argv[i], "--") == 0) {
+			only_args = 1;
+			continue;
+		}
+		if ((o = cli_opt_find(opts, argv[i], &val)) == NULL) {
+			cli_usage_error(cmd, "unknown option: %s", argv[i]);
+			return -1;
+		}
+		if (o->arg == NULL) {
+			*o->flag = 1;
+			continue;
+		}
+		if (val == NULL) {
+			if (i + 1 == argc) {
+				cli_usage_error(cmd, "%s needs a value",
+				    o->name);
+				return -1;
+			}
+			val = argv[++i];
+		}
+		*o->arg = val;
+	}
+	return n;
+}
+
+/* Strict decimal: the whole string, no blanks, within [min, max]. */
+static int
+cli_number(const struct cli_cmd *cmd, const char *what, const char *s,
+    long long min, long long max, long long *out)
+{
+	char		*end;
+	long long	 v;
+
+	errno = 0;
+	if (s[0] == '\0' || s[0] == ' ' || s[0] == '\t')
+		goto bad;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	cli_usage_error(cmd, "%s: expected an integer from %lld to %lld: %s",
+	    what, min, max, s);
+	return -1;
+}
+
+/* Reads all of fd; the limit is what libcommis would accept. */
+static int
+cli_read_all(int fd, const char *name, uint8_t **buf, size_t *len)
+{
+	uint8_t	*p;
+	size_t	 cap = 0;
+	ssize_t	 n;
+
+	*buf = NULL;
+	*len = 0;
+	for (;;) {
+		if (*len > COMMIS_PAYLOAD_HARD_MAX) {
+			fprintf(stderr, "commis: %s: input larger than %u "
+			    "bytes\n", name, COMMIS_PAYLOAD_HARD_MAX);
+			return EXIT_CLI_USAGE;
+		}
+		if (*len == cap) {
+			/* One byte past the limit is enough to refuse. */
+			cap = cap ? cap * 2 : 65536;
+			if (cap > COMMIS_PAYLOAD_HARD_MAX + 1)
+				cap = COMMIS_PAYLOAD_HARD_MAX + 1;
+			if ((p = realloc(*buf, cap)) == NULL) {
+				fprintf(stderr, "commis: out of memory\n");
+				return EXIT_CLI_PROTO;
+			}
+			*buf = p;
+		}
+		if ((n = read(fd, *buf + *len, cap - *len)) == 0)
+			return EXIT_CLI_OK;
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "commis: %s: %s\n", name,
+			    strerror(errno));
+			return EXIT_CLI_USAGE;
+		}
+		*len += (size_t)n;
+	}
+}
+
+/* The job's input: --data, --file (- is stdin), else stdin unless a tty. */
+static int
+cli_input(const char *data, const char *file, uint8_t **buf, size_t *len)
+{
+	int	fd, rc;
+
+	if (data != NULL) {
+		*len = strlen(data);
+		if ((*buf = malloc(*len + 1)) == NULL) {
+			fprintf(stderr, "commis: out of memory\n");
+			return EXIT_CLI_PROTO;
+		}
+		memcpy(*buf, data, *len + 1);
+		return EXIT_CLI_OK;
+	}
+	if (file == NULL && isatty(STDIN_FILENO)) {
+		*buf = NULL;
+		*len = 0;
+		return EXIT_CLI_OK;
+	}
+	if (file == NULL || strcmp(file, "-") == 0)
+		return cli_read_all(STDIN_FILENO, "stdin", buf, len);
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "commis: %s: %s\n", file, strerror(errno));
+		return EXIT_CLI_USAGE;
+	}
+	rc = cli_read_all(fd, file, buf, len);
+	close(fd);
+	return rc;
+}
+
+/* -s, else $COMMIS_SOCKET, else the config file's socket, else default. */
+static const char *
+cli_socket(struct cli_ctx *ctx)
+{
+	struct config	*conf;
+	const char	*s, *path;
+	char		*errors = NULL;
+
+	if (ctx->sock_opt != NULL)
+		return ctx->sock_opt;
+	if ((s = getenv("COMMIS_SOCKET")) != NULL && *s != '\0')
+		return s;
+	if ((path = getenv("COMMIS_CONFIG")) == NULL || *path == '\0')
+		path = CLI_CONFIG_DEFAULT;
+	if (access(path, F_OK) != 0)
+		return CLI_SOCKET_DEFAULT;
+	if ((conf = config_load(path, &errors)) == NULL) {
+		fprintf(stderr, "commis: warning: %s did not load, trying %s\n",
+		    path, CLI_SOCKET_DEFAULT);
+		if (errors != NULL)
+			fprintf(stderr, "%s%s", errors,
+			    errors[0] != '\0' &&
+			    errors[strlen(errors) - 1] != '\n' ? "\n" : "");
+		free(errors);
+		return CLI_SOCKET_DEFAULT;
+	}
+	free(errors);
+	snprintf(ctx->sock, sizeof ctx->sock, "%s", conf->socket);
+	config_free(conf);
+	return ctx->sock[0] != '\0' ? ctx->sock : CLI_SOCKET_DEFAULT;
+}
+
+static int
+cli_connect(struct cli_ctx *ctx, commis_client **c)
+{
+	int	rc;
+
+	ctx->path = cli_socket(ctx);
+	if ((rc = commis_connect(ctx->path, c)) == COMMIS_OK)
+		return EXIT_CLI_OK;
+	fprintf(stderr, "commis: cannot connect to %s: %s\n", ctx->path,
+	    rc == COMMIS_ERR_CONNECT || rc == COMMIS_ERR_INVAL ?
+	    strerror(errno) : commis_strerror(rc));
+	return EXIT_CLI_CONNECT;
+}
+
+/* The exit code for a libcommis failure, after saying why. */
+static int
+cli_failure(commis_client *c, int rc)
+{
+	fprintf(stderr, "commis: %s\n", commis_client_error(c));
+	switch (rc) {
+	case COMMIS_ERR_INVAL:
+		return EXIT_CLI_USAGE;
+	case COMMIS_ERR_CONNECT:
+		return EXIT_CLI_CONNECT;
+	case COMMIS_ERR_REJECTED:
+		return EXIT_CLI_REJECTED;
+	}
+	return EXIT_CLI_PROTO;
+}
+
+static int
+cli_write(const void *p, size_t n)
+{
+	if ((n > 0 && fwrite(p, 1, n, stdout) != n) || fflush(stdout) == EOF) {
+		fprintf(stderr, "commis: stdout: %s\n", strerror(errno));
+		return EXIT_CLI_PROTO;
+	}
+	return EXIT_CLI_OK;
+}
+
+/* Output and exit code of a job that reached its terminal state. */
+static int
+cli_job_report(const struct commis_result *r)
+{
+	static const int	 codes[] = {
+		[COMMIS_ST_SUCCEEDED] = EXIT_CLI_OK,
+		[COMMIS_ST_FAILED] = EXIT_CLI_FAILED,
+		[COMMIS_ST_TIMEDOUT] = EXIT_CLI_TIMEDOUT,
+		[COMMIS_ST_CRASHED] = EXIT_CLI_CRASHED,
+		[COMMIS_ST_CANCELLED] = EXIT_CLI_CANCELLED,
+		[COMMIS_ST_EXPIRED] = EXIT_CLI_CANCELLED,
+		[COMMIS_ST_DEAD] = EXIT_CLI_CANCELLED,
+	};
+	int			 rc;
+
+	/* A failed handler may have written something worth keeping. */
+	if ((rc = cli_write(r->output, r->output_len)) != EXIT_CLI_OK)
+		return rc;
+	if (r->status == COMMIS_ST_SUCCEEDED)
+		return EXIT_CLI_OK;
+	fprintf(stderr, "commis: job %llu %s%s%s (after %u attempt%s)\n",
+	    (unsigned long long)r->job_id, commis_status_name(r->status),
+	    r->cause[0] != '\0' ? ": " : "", r->cause, r->attempts,
+	    r->attempts == 1 ? "" : "s");
+	if (r->status < 0 || (size_t)r->status >= sizeof codes / sizeof codes[0])
+		return EXIT_CLI_PROTO;
+	return codes[r->status];
+}
+
+static int
+cli_submit(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
+    char **argv)
+{
+	const char			*data = NULL, *file = NULL, *pool = NULL;
+	const char			*timeout = NULL, *prio = NULL;
+	const struct cli_opt		 opts[] = {
+		{ "--data", &data, NULL },
+		{ "--file", &file, NULL },
+		{ "--pool", &pool, NULL },
+		{ "--timeout", &timeout, NULL },
+		{ "--priority", &prio, NULL },
+		{ NULL, NULL, NULL },
+	};
+	struct commis_submit_opts	 so;
+	struct commis_result		 res;
+	commis_client			*c;
+	char				*handler;
+	uint8_t				*in = NULL;
+	size_t				 len = 0;
+	long long			 v;
+	int				 rc;
+
+	if ((rc = cli_getopt(cmd, argc, argv, opts, &handler, 1)) != 1)
+		return rc == 0 ? cli_usage_error(cmd, "no handler given") :
+		    EXIT_CLI_USAGE;
+	if (data != NULL && file != NULL)
+		return cli_usage_error(cmd, "--data and --file exclude each "
+		    "other");
+	memset(&so, 0, sizeof so);
+	so.pool = pool;
+	if (timeout != NULL) {
+		if (cli_number(cmd, "--timeout", timeout, 0, UINT32_MAX,
+		    &v) == -1)
+			return EXIT_CLI_USAGE;
+		so.timeout_ms = (uint32_t)v;
+	}
+	if (prio != NULL) {
+		if (cli_number(cmd, "--priority", prio, INT32_MIN, INT32_MAX,
+		    &v) == -1)
+			return EXIT_CLI_USAGE;
+		so.priority = (int32_t)v;
+	}
+	if ((rc = cli_input(data, file, &in, &len)) != EXIT_CLI_OK)
+		goto out;
+	if ((rc = cli_connect(ctx, &c)) != EXIT_CLI_OK)
+		goto out;
+
+	rc = commis_submit_wait(c, handler, in, len, &so, &res);
+	if (rc == COMMIS_OK)
+		rc = cli_job_report(&res);
+	else if (rc == COMMIS_ERR_REJECTED) {
+		fprintf(stderr, "commis: rejected: %s: %s\n",
+		    commis_err_name(res.error), res.cause);
+		rc = EXIT_CLI_REJECTED;
+	} else
+		rc = cli_failure(c, rc);
+	commis_result_free(&res);
+	commis_close(c);
+out:
+	free(in);
+	return rc;
+}
+
+static int
+cli_stats(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
+    char **argv)
+{
+	int			 json = 0, rc;
+	const struct cli_opt	 opts[] = {
+		{ "--json", NULL, &json },
+		{ NULL, NULL, NULL },
+	};
+	commis_client		*c;
+	char			*text;
+	size_t			 n;
+
+	if (cli_getopt(cmd, argc, argv, opts, NULL, 0) != 0)
+		return EXIT_CLI_USAGE;
+	if ((rc = cli_connect(ctx, &c)) != EXIT_CLI_OK)
+		return rc;
+	rc = commis_stats(c, json ? COMMIS_STATS_JSON : COMMIS_STATS_TEXT,
+	    &text);
+	if (rc != COMMIS_OK) {
+		rc = cli_failure(c, rc);
+		commis_close(c);
+		return rc;
+	}
+	commis_close(c);
+	n = strlen(text);
+	if ((rc = cli_write(text, n)) == EXIT_CLI_OK && n > 0 &&
+	    text[n - 1] != '\n')
+		rc = cli_write("\n", 1);
+	free(text);
+	return rc;
+}
+
+static int
+cli_ping(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
+    char **argv)
+{
+	const char		*count = NULL;
+	const struct cli_opt	 opts[] = {
+		{ "--count", &count, NULL },
+		{ NULL, NULL, NULL },
+	};
+	commis_client		*c;
+	uint64_t		 rtt;
+	long long		 i, n = 1;
+	int			 rc = EXIT_CLI_OK;
+
+	if (cli_getopt(cmd, argc, argv, opts, NULL, 0) != 0)
+		return EXIT_CLI_USAGE;
+	if (count != NULL &&
+	    cli_number(cmd, "--count", count, 1, CLI_PING_MAX, &n) == -1)
+		return EXIT_CLI_USAGE;
+	if ((rc = cli_connect(ctx, &c)) != EXIT_CLI_OK)
+		return rc;
+	for (i = 0; i < n && rc == EXIT_CLI_OK; i++) {
+		if ((rc = commis_ping(c, &rtt)) != COMMIS_OK) {
+			rc = cli_failure(c, rc);
+			break;
+		}
+		printf("pong from %s: time=%.3f ms\n", ctx->path,
+		    (double)rtt / 1e6);
+		rc = cli_write(NULL, 0);
+	}
+	commis_close(c);
+	return rc;
+}
+
+static int
+cli_help(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
+    char **argv)
+{
+	const struct cli_opt	 opts[] = { { NULL, NULL, NULL } };
+	const struct cli_cmd	*which;
+	char			*name = NULL;
+
+	if (cli_getopt(cmd, argc, argv, opts, &name, 1) == -1)
+		return EXIT_CLI_USAGE;
+	if (name == NULL) {
+		cli_usage(stdout);
+		return EXIT_CLI_OK;
+	}
+	if ((which = cli_find(name)) == NULL)
+		return cli_usage_error(cmd, "unknown command: %s", name);
+	cli_cmd_usage(stdout, which);
+	printf("%s\n", which->help);
+	return EXIT_CLI_OK;
+}
+
+int
+cli_main(int argc, char **argv)
+{
+	struct cli_ctx		 ctx;
+	const struct cli_cmd	*cmd;
+	const char		*a;
+	int			 i;
+
+	memset(&ctx, 0, sizeof ctx);
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (strcmp(a, "--version") == 0) {
+			printf("commis %s\n", COMMIS_VERSION);
+			return cli_write(NULL, 0);
+		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			cli_usage(stdout);
+			return cli_write(NULL, 0);
+		}
+		if (strncmp(a, "-s", 2) != 0)
+			return cli_usage_error(NULL, "unknown option: %s", a);
+		if (a[2] != '\0')
+			ctx.sock_opt = a + 2;
+		else if (i + 1 < argc)
+			ctx.sock_opt = argv[++i];
+		if (ctx.sock_opt == NULL || *ctx.sock_opt == '\0')
+			return cli_usage_error(NULL, "-s needs a SOCKET");
+	}
+	if (i == argc) {
+		cli_usage(stderr);
+		return EXIT_CLI_USAGE;
+	}
+	if ((cmd = cli_find(argv[i])) == NULL)
+		return cli_usage_error(NULL, "unknown command: %s", argv[i]);
+	return cmd->exec(&ctx, cmd, argc - i - 1, argv + i + 1);
+}

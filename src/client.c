@@ -1,0 +1,708 @@
+/*
+ * libcommis: one control connection to commisd. This module owns the
+ * connection's request ids, the decoder for replies, and the queue of
+ * results that arrived while the caller was waiting for something else
+ * (replies come in any order, and a PING or a submit_wait may be answered
+ * after results of earlier asynchronous submits). It knows the control
+ * messages of proto.h and nothing of how the supervisor runs jobs.
+ *
+ * A library must not take decisions for its host program: no global
+ * state, no logging, no exit or abort, no signal handlers (frame_send uses
+ * MSG_NOSIGNAL). Every failure is a return code plus a message kept in the
+ * client. Once the stream cannot be trusted (I/O error, malformed frame,
+ * a connection-level ERROR) the client is "broken" and every later call
+ * returns the same code, so callers do not have to track it themselves.
+ *
+ * Readiness: results may sit decoded in the client's buffers while the
+ * socket itself is quiet. A caller driving commis_fd() from its own poll
+ * loop should call commis_poll_result() until it returns 0 before polling
+ * again.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commis/client.h"
+#include "frame.h"
+#include "msg.h"
+
+/* Largest reply payload accepted: any output a config may allow. */
+#define CLIENT_REPLY_MAX	(COMMIS_PAYLOAD_HARD_MAX + COMMIS_FRAME_OVERHEAD)
+
+/* A result that came in and was not collected yet. */
+struct client_done {
+	struct client_done	*next;
+	struct commis_result	 res;
+};
+
+struct commis_client {
+	int			 fd;
+	uint64_t		 next_id;	/* request ids start at 1 */
+	size_t			 inflight;	/* async submits not answered */
+	struct client_done	*head;		/* answered, not collected */
+	struct client_done	**tail;
+	size_t			 nqueued;
+	struct frame_dec	 dec;
+	int			 broken;	/* sticky rc, 0 while usable */
+	char			 errbuf[COMMIS_TEXT_MAX + 256];
+};
+
+/* What a blocking call waits for: the reply to one request id. */
+struct client_wait {
+	uint64_t		 id;
+	uint8_t			 type;		/* reply type on success */
+	struct commis_result	*res;		/* for RESULT or ERROR */
+	char			**text;		/* for STATS_REPLY */
+	int			 done;
+};
+
+static const char *const client_status_names[] = {
+	[COMMIS_ST_SUCCEEDED] = "succeeded",
+	[COMMIS_ST_FAILED] = "failed",
+	[COMMIS_ST_TIMEDOUT] = "timedout",
+	[COMMIS_ST_CRASHED] = "crashed",
+	[COMMIS_ST_CANCELLED] = "cancelled",
+	[COMMIS_ST_EXPIRED] = "expired",
+	[COMMIS_ST_DEAD] = "dead",
+};
+
+static const char *const client_err_names[] = {
+	[COMMIS_E_PROTO] = "protocol error",
+	[COMMIS_E_VERSION] = "version mismatch",
+	[COMMIS_E_TOOBIG] = "payload too large",
+	[COMMIS_E_QUEUE_FULL] = "queue full",
+	[COMMIS_E_NO_POOL] = "no such pool",
+	[COMMIS_E_NO_HANDLER] = "no such handler",
+	[COMMIS_E_SHUTDOWN] = "shutting down",
+	[COMMIS_E_UNSUPPORTED] = "unsupported",
+	[COMMIS_E_POOL_DOWN] = "pool down",
+};
+
+#define NITEMS(a)	(sizeof (a) / sizeof (a)[0])
+
+const char *
+commis_strerror(int rc)
+{
+	switch (rc) {
+	case COMMIS_OK:
+		return "success";
+	case COMMIS_ERR_CONNECT:
+		return "cannot connect to commisd";
+	case COMMIS_ERR_IO:
+		return "connection to commisd failed";
+	case COMMIS_ERR_PROTO:
+		return "protocol error";
+	case COMMIS_ERR_REJECTED:
+		return "request rejected by commisd";
+	case COMMIS_ERR_TIMEOUT:
+		return "timed out";
+	case COMMIS_ERR_INVAL:
+		return "invalid argument";
+	case COMMIS_ERR_NOMEM:
+		return "out of memory";
+	}
+	return "unknown error";
+}
+
+const char *
+commis_status_name(int status)
+{
+	if (status < 0 || (size_t)status >= NITEMS(client_status_names))
+		return "unknown";
+	return client_status_names[status];
+}
+
+const char *
+commis_err_name(int error)
+{
+	if (error <= 0 || (size_t)error >= NITEMS(client_err_names))
+		return "unknown error";
+	return client_err_names[error];
+}
+
+static uint64_t
+client_now_ns(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int
+client_fail(struct commis_client *c, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Records why; I/O and protocol failures leave the stream unusable. */
+static int
+client_fail(struct commis_client *c, int rc, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->errbuf, sizeof c->errbuf, fmt, ap);
+	va_end(ap);
+	if (rc == COMMIS_ERR_IO || rc == COMMIS_ERR_PROTO)
+		c->broken = rc;
+	return rc;
+}
+
+int
+commis_connect(const char *path, commis_client **out)
+{
+	struct sockaddr_un	 sa;
+	struct commis_client	*c;
+	int			 fd, saved;
+
+	if (out == NULL) {
+		errno = EINVAL;
+		return COMMIS_ERR_INVAL;
+	}
+	*out = NULL;
+	if (path == NULL)
+		path = getenv("COMMIS_SOCKET");
+	if (path == NULL || *path == '\0') {
+		errno = EINVAL;
+		return COMMIS_ERR_INVAL;
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sa.sun_path) {
+		errno = ENAMETOOLONG;
+		return COMMIS_ERR_INVAL;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		errno = ENOMEM;
+		return COMMIS_ERR_NOMEM;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1) {
+		saved = errno;
+		if (fd != -1)
+			close(fd);
+		free(c);
+		errno = saved;	/* the caller's only way to learn why */
+		return COMMIS_ERR_CONNECT;
+	}
+	c->fd = fd;
+	c->next_id = 1;
+	c->tail = &c->head;
+	frame_dec_init(&c->dec, CLIENT_REPLY_MAX);
+	*out = c;
+	return COMMIS_OK;
+}
+
+void
+commis_close(commis_client *c)
+{
+	struct client_done	*d;
+
+	if (c == NULL)
+		return;
+	while ((d = c->head) != NULL) {
+		c->head = d->next;
+		commis_result_free(&d->res);
+		free(d);
+	}
+	frame_dec_free(&c->dec);
+	if (c->fd != -1)
+		close(c->fd);
+	free(c);
+}
+
+const char *
+commis_client_error(const commis_client *c)
+{
+	if (c == NULL)
+		return "no client";
+	if (c->errbuf[0] == '\0')
+		return "no error";
+	return c->errbuf;
+}
+
+int
+commis_fd(const commis_client *c)
+{
+	return c == NULL ? -1 : c->fd;
+}
+
+size_t
+commis_pending(const commis_client *c)
+{
+	return c == NULL ? 0 : c->inflight + c->nqueued;
+}
+
+void
+commis_result_free(struct commis_result *r)
+{
+	if (r == NULL)
+		return;
+	free(r->output);
+	r->output = NULL;
+	r->output_len = 0;
+}
+
+/* A str field of cause or message text: cut at the buffer, never fail. */
+static void
+client_text(struct mreader *mr, char *dst, size_t dstsz)
+{
+	const uint8_t	*p;
+	size_t		 n;
+
+	dst[0] = '\0';
+	if ((p = mr_bytes(mr, &n)) == NULL)
+		return;
+	if (n > dstsz - 1)
+		n = dstsz - 1;
+	n = strnlen((const char *)p, n);
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+}
+
+/*
+ * Decodes a RESULT or an ERROR into r. COMMIS_OK for a RESULT,
+ * COMMIS_ERR_REJECTED for a well-formed ERROR.
+ */
+static int
+client_decode_result(struct commis_client *c, const struct frame *f,
+    struct commis_result *r)
+{
+	struct mreader	 mr;
+	const uint8_t	*p;
+	size_t		 n;
+
+	memset(r, 0, sizeof *r);
+	r->request_id = f->hdr.id;
+	mr_init(&mr, f->payload, f->hdr.len);
+	if (f->hdr.type == COMMIS_MSG_ERROR) {
+		r->status = -1;
+		r->error = (int)mr_u32(&mr);
+		client_text(&mr, r->cause, sizeof r->cause);
+		if (mr_end(&mr) == -1 || r->error <= 0)
+			return client_fail(c, COMMIS_ERR_PROTO,
+			    "malformed ERROR for request %llu",
+			    (unsigned long long)f->hdr.id);
+		return COMMIS_ERR_REJECTED;
+	}
+	r->job_id = mr_u64(&mr);
+	r->status = mr_u8(&mr);
+	r->attempts = mr_u16(&mr);
+	client_text(&mr, r->cause, sizeof r->cause);
+	p = mr_bytes(&mr, &n);
+	if (mr_end(&mr) == -1 || r->status > COMMIS_ST_DEAD)
+		return client_fail(c, COMMIS_ERR_PROTO,
+		    "malformed RESULT for request %llu",
+		    (unsigned long long)f->hdr.id);
+	if (n > 0) {
+		if ((r->output = malloc(n)) == NULL)
+			return client_fail(c, COMMIS_ERR_NOMEM,
+			    "no memory for a %zu-byte result", n);
+		memcpy(r->output, p, n);
+		r->output_len = n;
+	}
+	return COMMIS_OK;
+}
+
+/* An ERROR with request id 0: commisd is about to close the connection. */
+static int
+client_conn_error(struct commis_client *c, const struct frame *f)
+{
+	struct commis_result	r;
+	int			rc;
+
+	if (f->hdr.type != COMMIS_MSG_ERROR)
+		return client_fail(c, COMMIS_ERR_PROTO,
+		    "message type %u without a request id", f->hdr.type);
+	if ((rc = client_decode_result(c, f, &r)) != COMMIS_ERR_REJECTED)
+		return rc;
+	rc = (r.error == COMMIS_E_PROTO || r.error == COMMIS_E_VERSION) ?
+	    COMMIS_ERR_PROTO : COMMIS_ERR_IO;
+	return client_fail(c, rc, "commisd closed the connection: %s: %s",
+	    commis_err_name(r.error), r.cause);
+}
+
+/* The reply a blocking call waits for. */
+static int
+client_reply(struct commis_client *c, const struct frame *f,
+    struct client_wait *w)
+{
+	struct commis_result	 r;
+	struct mreader		 mr;
+	const uint8_t		*p;
+	size_t			 n;
+	int			 rc;
+
+	w->done = 1;
+	if (w->type == COMMIS_MSG_RESULT && (f->hdr.type == COMMIS_MSG_RESULT ||
+	    f->hdr.type == COMMIS_MSG_ERROR))
+		return client_decode_result(c, f, w->res);
+	if (f->hdr.type == COMMIS_MSG_ERROR) {
+		if ((rc = client_decode_result(c, f, &r)) != COMMIS_ERR_REJECTED)
+			return rc;
+		return client_fail(c, rc, "rejected: %s: %s",
+		    commis_err_name(r.error), r.cause);
+	}
+	if (f->hdr.type != w->type)
+		return client_fail(c, COMMIS_ERR_PROTO,
+		    "unexpected message type %u for request %llu",
+		    f->hdr.type, (unsigned long long)f->hdr.id);
+	if (w->type == COMMIS_MSG_PONG) {
+		if (f->hdr.len != 0)
+			return client_fail(c, COMMIS_ERR_PROTO,
+			    "PONG with a payload");
+		return COMMIS_OK;
+	}
+	mr_init(&mr, f->payload, f->hdr.len);
+	p = mr_bytes(&mr, &n);
+	if (mr_end(&mr) == -1)
+		return client_fail(c, COMMIS_ERR_PROTO, "malformed STATS_REPLY");
+	if ((*w->text = malloc(n + 1)) == NULL)
+		return client_fail(c, COMMIS_ERR_NOMEM, "no memory for stats");
+	memcpy(*w->text, p, n);
+	(*w->text)[n] = '\0';
+	return COMMIS_OK;
+}
+
+/* A result for an asynchronous submit: queue it for the caller. */
+static int
+client_queue(struct commis_client *c, const struct frame *f)
+{
+	struct client_done	*d;
+	int			 rc;
+
+	if ((f->hdr.type != COMMIS_MSG_RESULT &&
+	    f->hdr.type != COMMIS_MSG_ERROR) || c->inflight == 0 ||
+	    f->hdr.id >= c->next_id)
+		return client_fail(c, COMMIS_ERR_PROTO,
+		    "unexpected message type %u for request %llu",
+		    f->hdr.type, (unsigned long long)f->hdr.id);
+	if ((d = calloc(1, sizeof *d)) == NULL)
+		rc = client_fail(c, COMMIS_ERR_NOMEM, "no memory for a result");
+	else
+		rc = client_decode_result(c, f, &d->res);
+	if (rc != COMMIS_OK && rc != COMMIS_ERR_REJECTED) {
+		/* A lost result would leave commis_pending() wrong forever. */
+		free(d);
+		c->broken = rc;
+		return rc;
+	}
+	d->next = NULL;
+	*c->tail = d;
+	c->tail = &d->next;
+	c->nqueued++;
+	c->inflight--;
+	return COMMIS_OK;
+}
+
+static int
+client_dispatch(struct commis_client *c, const struct frame *f,
+    struct client_wait *w)
+{
+	if (f->fd != -1) {
+		close(f->fd);
+		return client_fail(c, COMMIS_ERR_PROTO,
+		    "reply in a shared-memory segment is not supported");
+	}
+	if (f->hdr.id == 0)
+		return client_conn_error(c, f);
+	if (w != NULL && f->hdr.id == w->id)
+		return client_reply(c, f, w);
+	return client_queue(c, f);
+}
+
+/* Waits up to timeout_ms for the socket and reads once. */
+static int
+client_fill(struct commis_client *c, int timeout_ms)
+{
+	struct pollfd	pfd;
+	ssize_t		n;
+
+	pfd.fd = c->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if ((n = poll(&pfd, 1, timeout_ms)) == -1) {
+		if (errno == EINTR)
+			return COMMIS_OK;
+		return client_fail(c, COMMIS_ERR_IO, "poll: %s", strerror(errno));
+	}
+	if (n == 0)
+		return COMMIS_ERR_TIMEOUT;
+	if ((n = frame_dec_read(&c->dec, c->fd)) > 0)
+		return COMMIS_OK;
+	if (n == 0)
+		return client_fail(c, COMMIS_ERR_IO,
+		    "commisd closed the connection");
+	if (errno == EINTR || errno == EAGAIN)
+		return COMMIS_OK;
+	if (c->dec.err != FRAME_OK)
+		return client_fail(c, COMMIS_ERR_PROTO, "bad frame from commisd: %s",
+		    frame_strerror(c->dec.err));
+	if (errno == ENOMEM)
+		return client_fail(c, COMMIS_ERR_NOMEM, "no memory for a reply");
+	return client_fail(c, COMMIS_ERR_IO, "read from commisd: %s",
+	    strerror(errno));
+}
+
+/*
+ * Decodes what is buffered and reads more until w is answered, or, with w
+ * NULL, until a result is queued. timeout_ms: -1 no limit, 0 only what is
+ * readable now; COMMIS_ERR_TIMEOUT (no message set) when it runs out.
+ */
+static int
+client_pump(struct commis_client *c, struct client_wait *w, int timeout_ms)
+{
+	struct frame	f;
+	uint64_t	deadline = 0, now;
+	int		r, rc, ms = timeout_ms;
+
+	if (timeout_ms > 0)
+		deadline = client_now_ns() / 1000000 + (uint64_t)timeout_ms;
+	for (;;) {
+		if (c->broken)
+			return c->broken;
+		while ((r = frame_dec_next(&c->dec, &f)) == 1) {
+			rc = client_dispatch(c, &f, w);
+			if (c->broken || (w != NULL && w->done))
+				return rc;
+			if (w == NULL && c->head != NULL)
+				return COMMIS_OK;
+		}
+		if (r == -1)
+			return client_fail(c, COMMIS_ERR_PROTO,
+			    "bad frame from commisd: %s",
+			    frame_strerror(c->dec.err));
+		if (timeout_ms > 0) {
+			now = client_now_ns() / 1000000;
+			ms = now >= deadline ? 0 : (int)(deadline - now);
+		}
+		if ((rc = client_fill(c, ms)) != COMMIS_OK)
+			return rc;
+	}
+}
+
+static int
+client_send(struct commis_client *c, uint8_t type, uint64_t id,
+    const void *p1, size_t n1, const void *p2, size_t n2)
+{
+	int	saved;
+
+	if (c->broken)
+		return c->broken;
+	if (frame_send(c->fd, type, 0, id, p1, n1, p2, n2, -1) == 0)
+		return COMMIS_OK;
+	saved = errno;
+	/*
+	 * commisd may have said why before closing (version mismatch,
+	 * shutting down): read what is there so that message wins.
+	 */
+	while (!c->broken && client_pump(c, NULL, 0) == COMMIS_OK)
+		;
+	if (c->broken)
+		return c->broken;
+	return client_fail(c, COMMIS_ERR_IO, "send to commisd: %s",
+	    strerror(saved));
+}
+
+static int
+client_check_name(struct commis_client *c, const char *what, const char *s,
+    int empty_ok)
+{
+	size_t	n = strlen(s);
+
+	if (n == 0 && !empty_ok)
+		return client_fail(c, COMMIS_ERR_INVAL, "empty %s name", what);
+	if (n > COMMIS_NAME_MAX - 1)
+		return client_fail(c, COMMIS_ERR_INVAL,
+		    "%s name longer than %d bytes", what, COMMIS_NAME_MAX - 1);
+	return COMMIS_OK;
+}
+
+/* Checks, encodes and sends a SUBMIT; *id gets its request id. */
+static int
+client_submit(struct commis_client *c, const char *handler, const void *data,
+    size_t len, const struct commis_submit_opts *opts, uint64_t *id)
+{
+	struct mbuf	 m;
+	const char	*pool = "";
+	int		 rc;
+
+	if (opts != NULL && opts->pool != NULL)
+		pool = opts->pool;
+	if (handler == NULL)
+		return client_fail(c, COMMIS_ERR_INVAL, "no handler name");
+	if ((rc = client_check_name(c, "handler", handler, 0)) != COMMIS_OK ||
+	    (rc = client_check_name(c, "pool", pool, 1)) != COMMIS_OK)
+		return rc;
+	if (data == NULL && len > 0)
+		return client_fail(c, COMMIS_ERR_INVAL, "no data");
+	if (len > COMMIS_PAYLOAD_HARD_MAX)
+		return client_fail(c, COMMIS_ERR_INVAL,
+		    "data longer than %u bytes", COMMIS_PAYLOAD_HARD_MAX);
+
+	/* The data goes as the frame's second part, never copied. */
+	mbuf_init(&m);
+	mbuf_i32(&m, opts != NULL ? opts->priority : 0);
+	mbuf_u32(&m, opts != NULL ? opts->timeout_ms : 0);
+	mbuf_str(&m, pool);
+	mbuf_str(&m, handler);
+	mbuf_u32(&m, (uint32_t)len);
+	if (m.err) {
+		mbuf_free(&m);
+		return client_fail(c, COMMIS_ERR_NOMEM, "out of memory");
+	}
+	*id = c->next_id++;
+	rc = client_send(c, COMMIS_MSG_SUBMIT, *id, m.data, m.len, data, len);
+	mbuf_free(&m);
+	return rc;
+}
+
+int
+commis_submit_wait(commis_client *c, const char *handler, const void *data,
+    size_t len, const struct commis_submit_opts *opts,
+    struct commis_result *out)
+{
+	struct client_wait	w;
+	int			rc;
+
+	if (c == NULL || out == NULL)
+		return COMMIS_ERR_INVAL;
+	memset(out, 0, sizeof *out);
+	memset(&w, 0, sizeof w);
+	if ((rc = client_submit(c, handler, data, len, opts, &w.id)) != 0)
+		return rc;
+	w.type = COMMIS_MSG_RESULT;
+	w.res = out;
+	rc = client_pump(c, &w, -1);
+	if (rc == COMMIS_ERR_REJECTED)
+		client_fail(c, rc, "rejected: %s: %s",
+		    commis_err_name(out->error), out->cause);
+	return rc;
+}
+
+int
+commis_submit_async(commis_client *c, const char *handler, const void *data,
+    size_t len, const struct commis_submit_opts *opts, uint64_t *request_id)
+{
+	uint64_t	id;
+	int		rc;
+
+	if (c == NULL)
+		return COMMIS_ERR_INVAL;
+	if ((rc = client_submit(c, handler, data, len, opts, &id)) != 0)
+		return rc;
+	c->inflight++;
+	if (request_id != NULL)
+		*request_id = id;
+	return COMMIS_OK;
+}
+
+static void
+client_pop(struct commis_client *c, struct commis_result *out)
+{
+	struct client_done	*d = c->head;
+
+	if ((c->head = d->next) == NULL)
+		c->tail = &c->head;
+	c->nqueued--;
+	*out = d->res;
+	free(d);
+}
+
+int
+commis_poll_result(commis_client *c, struct commis_result *out)
+{
+	int	rc;
+
+	if (c == NULL || out == NULL)
+		return COMMIS_ERR_INVAL;
+	memset(out, 0, sizeof *out);
+	if (c->head == NULL) {
+		rc = client_pump(c, NULL, 0);
+		if (rc == COMMIS_ERR_TIMEOUT)
+			return 0;
+		if (rc != COMMIS_OK)
+			return rc;
+	}
+	client_pop(c, out);
+	return 1;
+}
+
+/* COMMIS_OK for any result, rejected ones included: check out->error. */
+int
+commis_wait_result(commis_client *c, int timeout_ms, struct commis_result *out)
+{
+	int	rc;
+
+	if (c == NULL || out == NULL)
+		return COMMIS_ERR_INVAL;
+	memset(out, 0, sizeof *out);
+	if (c->head == NULL) {
+		if (c->broken)
+			return c->broken;
+		if (c->inflight == 0)
+			return client_fail(c, COMMIS_ERR_INVAL,
+			    "no request pending");
+		rc = client_pump(c, NULL, timeout_ms < 0 ? -1 : timeout_ms);
+		if (rc == COMMIS_ERR_TIMEOUT)
+			return client_fail(c, rc, "no result within %d ms",
+			    timeout_ms);
+		if (rc != COMMIS_OK)
+			return rc;
+	}
+	client_pop(c, out);
+	return COMMIS_OK;
+}
+
+int
+commis_ping(commis_client *c, uint64_t *rtt_ns)
+{
+	struct client_wait	w;
+	uint64_t		t0;
+	int			rc;
+
+	if (c == NULL)
+		return COMMIS_ERR_INVAL;
+	memset(&w, 0, sizeof w);
+	w.id = c->next_id++;
+	w.type = COMMIS_MSG_PONG;
+	t0 = client_now_ns();
+	if ((rc = client_send(c, COMMIS_MSG_PING, w.id, NULL, 0, NULL, 0)) != 0)
+		return rc;
+	if ((rc = client_pump(c, &w, -1)) != COMMIS_OK)
+		return rc;
+	if (rtt_ns != NULL)
+		*rtt_ns = client_now_ns() - t0;
+	return COMMIS_OK;
+}
+
+int
+commis_stats(commis_client *c, int format, char **text)
+{
+	struct client_wait	w;
+	uint8_t			fmt;
+	int			rc;
+
+	if (c == NULL || text == NULL)
+		return COMMIS_ERR_INVAL;
+	*text = NULL;
+	if (format != COMMIS_STATS_JSON && format != COMMIS_STATS_TEXT)
+		return client_fail(c, COMMIS_ERR_INVAL,
+		    "unknown stats format %d", format);
+	fmt = (uint8_t)format;
+	memset(&w, 0, sizeof w);
+	w.id = c->next_id++;
+	w.type = COMMIS_MSG_STATS_REPLY;
+	w.text = text;
+	if ((rc = client_send(c, COMMIS_MSG_STATS, w.id, &fmt, 1, NULL, 0)) != 0)
+		return rc;
+	return client_pump(c, &w, -1);
+}

@@ -1,0 +1,11 @@
+/*
+ * commis: the command-line client. Everything but main() is in cli.c, so
+ * that the tests link the same code.
+ */
+#include "cli.h"
+
+int
+main(int argc, char **argv)
+{
+	return cli_main(argc, argv);
+}

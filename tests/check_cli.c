@@ -1,0 +1,636 @@
+/*
+ * The commis command (src/cli.c), run as the built binary with pipes on
+ * its stdin, stdout and stderr: usage errors and socket lookup on their
+ * own, then every command against a real commisd (testd_start binds its
+ * socket before forking, so the CLI can connect at once). Each run gets a
+ * clean environment for the socket lookup: no $COMMIS_SOCKET, and
+ * $COMMIS_CONFIG naming a file that does not exist, unless a test says
+ * otherwise.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exitcode.h"
+#include "testlib.h"
+#include "version.h"
+
+#define POOL_YAML							\
+	"pools:\n"							\
+	"  - name: clipool\n"						\
+	"    workers: 2\n"						\
+	"    max_attempts: 1\n"
+
+#define SHA256_ABC							\
+	"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+struct cli_buf {
+	char	*p;		/* NUL-terminated */
+	size_t	 len;
+};
+
+/* Appends what fd has; returns 0 at EOF. */
+static int
+buf_read(int fd, struct cli_buf *b)
+{
+	char	chunk[65536];
+	ssize_t	n;
+
+	n = read(fd, chunk, sizeof chunk);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return 1;
+	ck_assert_int_ge(n, 0);
+	if (n == 0)
+		return 0;
+	b->p = realloc(b->p, b->len + (size_t)n + 1);
+	ck_assert_ptr_nonnull(b->p);
+	memcpy(b->p + b->len, chunk, (size_t)n);
+	b->len += (size_t)n;
+	b->p[b->len] = '\0';
+	return 1;
+}
+
+static void
+run_child(const char *const *argv, char *const *env, int in, int out,
+    int err)
+{
+	const char	*args[64];
+	size_t		 i;
+
+	if (dup2(in, 0) == -1 || dup2(out, 1) == -1 || dup2(err, 2) == -1)
+		_exit(127);
+	unsetenv("COMMIS_SOCKET");
+	setenv("COMMIS_CONFIG", "/nonexistent/commis-test.yaml", 1);
+	for (i = 0; env != NULL && env[i] != NULL; i++)
+		putenv(env[i]);
+	args[0] = "commis";
+	for (i = 0; argv[i] != NULL && i + 2 < sizeof args / sizeof args[0];
+	    i++)
+		args[i + 1] = argv[i];
+	args[i + 1] = NULL;
+	execv(test_build_path("commis"), (char *const *)args);
+	_exit(127);
+}
+
+/*
+ * Runs the built commis with argv (without argv[0]), the "NAME=value"
+ * entries of env added to its environment, and stdin_data on its stdin
+ * (NULL: empty). Returns the exit code, or 128 + the signal; out and err
+ * get everything it wrote.
+ */
+static int
+run_cli_env(const char *const *argv, char *const *env,
+    const char *stdin_data, struct cli_buf *out, struct cli_buf *err)
+{
+	struct pollfd	 pfd[3];
+	int		 pin[2], pout[2], perr[2], st, open_fds;
+	size_t		 left = stdin_data ? strlen(stdin_data) : 0;
+	const char	*p = stdin_data;
+	ssize_t		 n;
+	pid_t		 pid;
+
+	memset(out, 0, sizeof *out);
+	memset(err, 0, sizeof *err);
+	signal(SIGPIPE, SIG_IGN);
+	ck_assert_int_eq(pipe2(pin, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(pout, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(perr, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0)
+		run_child(argv, env, pin[0], pout[1], perr[1]);
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	fcntl(pin[1], F_SETFL, O_NONBLOCK);
+
+	if (left == 0) {
+		close(pin[1]);
+		pin[1] = -1;
+	}
+	open_fds = 2;
+	pfd[0].fd = pout[0];
+	pfd[1].fd = perr[0];
+	pfd[2].fd = pin[1];
+	pfd[0].events = pfd[1].events = POLLIN;
+	pfd[2].events = POLLOUT;
+	while (open_fds > 0 || pfd[2].fd != -1) {
+		ck_assert_int_ge(poll(pfd, 3, -1), 0);
+		if (pfd[0].revents && !buf_read(pfd[0].fd, out)) {
+			pfd[0].fd = -1;
+			open_fds--;
+		}
+		if (pfd[1].revents && !buf_read(pfd[1].fd, err)) {
+			pfd[1].fd = -1;
+			open_fds--;
+		}
+		if (pfd[2].fd != -1 && pfd[2].revents) {
+			n = write(pfd[2].fd, p, left);
+			if (n > 0) {
+				p += n;
+				left -= (size_t)n;
+			}
+			if (left == 0 || (n == -1 && errno != EAGAIN)) {
+				close(pfd[2].fd);
+				pfd[2].fd = -1;
+			}
+		}
+	}
+	close(pout[0]);
+	close(perr[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	if (out->p == NULL)
+		out->p = strdup("");
+	if (err->p == NULL)
+		err->p = strdup("");
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	ck_assert_msg(WEXITSTATUS(st) != 127, "cannot run %s",
+	    test_build_path("commis"));
+	return WEXITSTATUS(st);
+}
+
+static int
+run_cli(const char *const *argv, const char *stdin_data, struct cli_buf *out,
+    struct cli_buf *err)
+{
+	return run_cli_env(argv, NULL, stdin_data, out, err);
+}
+
+static void
+buf_free(struct cli_buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = 0;
+}
+
+#define ck_assert_has(b, s)						\
+	ck_assert_msg(strstr((b).p, (s)) != NULL,			\
+	    "expected \"%s\" in \"%s\"", (s), (b).p)
+
+/* --- without a supervisor --- */
+
+START_TEST(test_usage_errors)
+{
+	static const char *const bad[][8] = {
+		{ NULL },
+		{ "frobnicate", NULL },
+		{ "--frobnicate", "ping", NULL },
+		{ "-s", NULL },
+		{ "-s", "", "ping", NULL },
+		{ "submit", NULL },
+		{ "submit", "echo", "extra", NULL },
+		{ "submit", "echo", "--data", NULL },
+		{ "submit", "echo", "--data", "x", "--file", "/etc/hosts",
+		  NULL },
+		{ "submit", "echo", "--timeout", "abc", NULL },
+		{ "submit", "echo", "--timeout", "-1", NULL },
+		{ "submit", "echo", "--timeout", "4294967296", NULL },
+		{ "submit", "echo", "--timeout", " 5", NULL },
+		{ "submit", "echo", "--timeout", "", NULL },
+		{ "submit", "echo", "--priority", "2147483648", NULL },
+		{ "submit", "echo", "--priority", "1x", NULL },
+		{ "submit", "echo", "--bogus", NULL },
+		{ "submit", "echo", "--file", "/nonexistent/input", NULL },
+		{ "stats", "--bogus", NULL },
+		{ "stats", "extra", NULL },
+		{ "ping", "--count", "0", NULL },
+		{ "ping", "--count", "many", NULL },
+		{ "help", "frobnicate", NULL },
+	};
+	struct cli_buf	out, err;
+	size_t		i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_msg(run_cli(bad[i], NULL, &out, &err) ==
+		    EXIT_CLI_USAGE, "case %zu (%s %s): wrong exit code", i,
+		    bad[i][0] ? bad[i][0] : "", bad[i][0] && bad[i][1] ?
+		    bad[i][1] : "");
+		ck_assert_msg(err.len > 0, "case %zu: nothing on stderr", i);
+		ck_assert_uint_eq(out.len, 0);
+		buf_free(&out);
+		buf_free(&err);
+	}
+}
+END_TEST
+
+START_TEST(test_version_help)
+{
+	const char *const	 version[] = { "--version", NULL };
+	const char *const	 help[] = { "help", NULL };
+	const char *const	 help_submit[] = { "help", "submit", NULL };
+	struct cli_buf		 out, err;
+
+	ck_assert_int_eq(run_cli(version, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_str_eq(out.p, "commis " COMMIS_VERSION "\n");
+	buf_free(&out);
+	buf_free(&err);
+
+	/* The usage is generated from the command table: every command. */
+	ck_assert_int_eq(run_cli(help, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_has(out, "usage: commis [-s SOCKET]");
+	ck_assert_has(out, "submit HANDLER");
+	ck_assert_has(out, "stats [--json]");
+	ck_assert_has(out, "ping [--count N]");
+	ck_assert_str_eq(err.p, "");
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_cli(help_submit, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_has(out, "--priority N");
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_missing_socket)
+{
+	const char *const	 ping[] = { "-s", "/nonexistent/c.sock", "ping",
+	    NULL };
+	const char *const	 submit[] = { "-s", "/nonexistent/c.sock",
+	    "submit", "echo", "--data", "x", NULL };
+	const char *const	 env_ping[] = { "ping", NULL };
+	char			*env[] = { "COMMIS_SOCKET=/nonexistent/e.sock",
+	    NULL };
+	struct cli_buf		 out, err;
+
+	ck_assert_int_eq(run_cli(ping, NULL, &out, &err), EXIT_CLI_CONNECT);
+	ck_assert_has(err, "/nonexistent/c.sock");
+	ck_assert_has(err, strerror(ENOENT));
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_cli(submit, NULL, &out, &err), EXIT_CLI_CONNECT);
+	ck_assert_str_eq(out.p, "");
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_cli_env(env_ping, env, NULL, &out, &err),
+	    EXIT_CLI_CONNECT);
+	ck_assert_has(err, "/nonexistent/e.sock");
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+/* No -s and no $COMMIS_SOCKET: the socket of $COMMIS_CONFIG. */
+START_TEST(test_socket_from_config)
+{
+	const char *const	 ping[] = { "ping", NULL };
+	struct cli_buf		 out, err;
+	char			*dir, *conf, *env[2];
+	FILE			*f;
+
+	dir = test_tmpdir();
+	ck_assert_int_ne(asprintf(&conf, "%s/commis.yaml", dir), -1);
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "socket: %s/from-config.sock\n%s", dir, POOL_YAML);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_ne(asprintf(&env[0], "COMMIS_CONFIG=%s", conf), -1);
+	env[1] = NULL;
+
+	ck_assert_int_eq(run_cli_env(ping, env, NULL, &out, &err),
+	    EXIT_CLI_CONNECT);
+	ck_assert_has(err, "from-config.sock");
+	buf_free(&out);
+	buf_free(&err);
+
+	/* A config that does not load: say so, then try the default. */
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "socket: [unclosed\n");
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(run_cli_env(ping, env, NULL, &out, &err),
+	    EXIT_CLI_CONNECT);
+	ck_assert_has(err, "did not load");
+	ck_assert_has(err, "/run/commis/commis.sock");
+	buf_free(&out);
+	buf_free(&err);
+
+	free(env[0]);
+	free(conf);
+	test_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+/* --- against a real commisd --- */
+
+static struct testd	 cli_d;
+
+static void
+cli_setup(void)
+{
+	testd_start(&cli_d, POOL_YAML);
+}
+
+static void
+cli_teardown(void)
+{
+	testd_stop(&cli_d);
+}
+
+/* "commis -s SOCK args..." against cli_d. */
+static int
+run_d(const char *const *args, const char *stdin_data, struct cli_buf *out,
+    struct cli_buf *err)
+{
+	const char	*argv[32];
+	size_t		 i;
+
+	argv[0] = "-s";
+	argv[1] = cli_d.sock;
+	for (i = 0; args[i] != NULL && i + 3 < sizeof argv / sizeof argv[0];
+	    i++)
+		argv[i + 2] = args[i];
+	argv[i + 2] = NULL;
+	return run_cli(argv, stdin_data, out, err);
+}
+
+START_TEST(test_submit_echo)
+{
+	const char *const	 data[] = { "submit", "echo", "--data", "hello",
+	    NULL };
+	const char *const	 opts[] = { "submit", "--pool", "clipool",
+	    "--priority", "-5", "--timeout=10000", "echo", "--data=x y",
+	    NULL };
+	struct cli_buf		 out, err;
+
+	ck_assert_int_eq(run_d(data, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_str_eq(out.p, "hello");
+	ck_assert_str_eq(err.p, "");
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_d(opts, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_str_eq(out.p, "x y");
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_submit_stdin)
+{
+	const char *const	 plain[] = { "submit", "echo", NULL };
+	const char *const	 dash[] = { "submit", "echo", "--file", "-",
+	    NULL };
+	const char *const	 empty[] = { "submit", "sha256", NULL };
+	struct cli_buf		 out, err;
+
+	ck_assert_int_eq(run_d(plain, "line one\nline two\n", &out, &err),
+	    EXIT_CLI_OK);
+	ck_assert_str_eq(out.p, "line one\nline two\n");
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_d(dash, "dash", &out, &err), EXIT_CLI_OK);
+	ck_assert_str_eq(out.p, "dash");
+	buf_free(&out);
+	buf_free(&err);
+
+	/* Empty stdin is an empty input, not an error. */
+	ck_assert_int_eq(run_d(empty, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_str_eq(out.p,
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_submit_file)
+{
+	const char	*argv[] = { "submit", "echo", "--file", NULL, NULL };
+	struct cli_buf	 out, err;
+	unsigned char	 bytes[70000];
+	char		*path;
+	size_t		 i;
+	FILE		*f;
+
+	/* Binary, with NULs, over one read chunk: written back exactly. */
+	for (i = 0; i < sizeof bytes; i++)
+		bytes[i] = (unsigned char)(i * 13 + (i >> 9));
+	ck_assert_int_ne(asprintf(&path, "%s/input.bin", cli_d.dir), -1);
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(bytes, 1, sizeof bytes, f), sizeof bytes);
+	ck_assert_int_eq(fclose(f), 0);
+	argv[3] = path;
+
+	ck_assert_int_eq(run_d(argv, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_uint_eq(out.len, sizeof bytes);
+	ck_assert_int_eq(memcmp(out.p, bytes, sizeof bytes), 0);
+	buf_free(&out);
+	buf_free(&err);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_submit_sha256)
+{
+	const char *const	 argv[] = { "submit", "sha256", "--data", "abc",
+	    NULL };
+	struct cli_buf		 out, err;
+
+	ck_assert_int_eq(run_d(argv, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_str_eq(out.p, SHA256_ABC);
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_submit_failed)
+{
+	const char *const	 argv[] = { "submit", "fault", "--data",
+	    "no-such-fault", NULL };
+	struct cli_buf		 out, err;
+
+	ck_assert_int_eq(run_d(argv, NULL, &out, &err), EXIT_CLI_FAILED);
+	ck_assert_has(err, "commis: job ");
+	ck_assert_has(err, " failed: ");
+	ck_assert_has(err, "unknown fault");
+	ck_assert_has(err, "(after 1 attempt)");
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_submit_crash_exit)
+{
+	const char *const	 argv[] = { "submit", "fault", "--data",
+	    "exit:3", NULL };
+	struct cli_buf		 out, err;
+
+	ck_assert_int_eq(run_d(argv, NULL, &out, &err), EXIT_CLI_CRASHED);
+	ck_assert_has(err, "crashed");
+	ck_assert_has(err, "exit code 3");
+	ck_assert_str_eq(out.p, "");
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_submit_crash_segv)
+{
+	const char *const	 argv[] = { "submit", "fault", "--data", "segv",
+	    NULL };
+	struct cli_buf		 out, err;
+
+	ck_assert_int_eq(run_d(argv, NULL, &out, &err), EXIT_CLI_CRASHED);
+	ck_assert_has(err, "SIGSEGV");
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_submit_timeout)
+{
+	const char *const	 argv[] = { "submit", "sleep", "--data", "5000",
+	    "--timeout", "200", NULL };
+	struct cli_buf		 out, err;
+	uint64_t		 t0 = test_now_ms();
+
+	ck_assert_int_eq(run_d(argv, NULL, &out, &err), EXIT_CLI_TIMEDOUT);
+	ck_assert_uint_lt(test_now_ms() - t0, 4500);
+	ck_assert_has(err, "timedout");
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_submit_rejected)
+{
+	const char *const	 handler[] = { "submit", "no_such_handler",
+	    "--data", "x", NULL };
+	const char *const	 pool[] = { "submit", "echo", "--pool",
+	    "no_such_pool", "--data", "x", NULL };
+	struct cli_buf		 out, err;
+
+	ck_assert_int_eq(run_d(handler, NULL, &out, &err), EXIT_CLI_REJECTED);
+	ck_assert_has(err, "commis: rejected: no such handler");
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_d(pool, NULL, &out, &err), EXIT_CLI_REJECTED);
+	ck_assert_has(err, "commis: rejected: no such pool");
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_stats)
+{
+	const char *const	 text[] = { "stats", NULL };
+	const char *const	 json[] = { "stats", "--json", NULL };
+	struct cli_buf		 out, err;
+
+	ck_assert_int_eq(run_d(text, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_has(out, "clipool");
+	ck_assert_uint_gt(out.len, 0);
+	ck_assert_int_eq(out.p[out.len - 1], '\n');
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_d(json, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_has(out, "\"clipool\"");
+	ck_assert_has(out, "{");
+	ck_assert_int_eq(out.p[out.len - 1], '\n');
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_ping)
+{
+	const char *const	 one[] = { "ping", NULL };
+	const char *const	 three[] = { "ping", "--count", "3", NULL };
+	struct cli_buf		 out, err;
+	char			*want;
+	const char		*p;
+	int			 n = 0;
+
+	ck_assert_int_ne(asprintf(&want, "pong from %s: time=", cli_d.sock),
+	    -1);
+	ck_assert_int_eq(run_d(one, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_has(out, want);
+	ck_assert_has(out, " ms\n");
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_d(three, NULL, &out, &err), EXIT_CLI_OK);
+	for (p = out.p; (p = strstr(p, "pong")) != NULL; p++)
+		n++;
+	ck_assert_int_eq(n, 3);
+	buf_free(&out);
+	buf_free(&err);
+	free(want);
+}
+END_TEST
+
+/* Without -s: $COMMIS_SOCKET, then the socket of $COMMIS_CONFIG. */
+START_TEST(test_socket_lookup)
+{
+	const char *const	 ping[] = { "ping", NULL };
+	struct cli_buf		 out, err;
+	char			*env[2];
+
+	ck_assert_int_ne(asprintf(&env[0], "COMMIS_SOCKET=%s", cli_d.sock),
+	    -1);
+	env[1] = NULL;
+	ck_assert_int_eq(run_cli_env(ping, env, NULL, &out, &err),
+	    EXIT_CLI_OK);
+	ck_assert_has(out, cli_d.sock);
+	buf_free(&out);
+	buf_free(&err);
+	free(env[0]);
+
+	ck_assert_int_ne(asprintf(&env[0], "COMMIS_CONFIG=%s", cli_d.conf),
+	    -1);
+	ck_assert_int_eq(run_cli_env(ping, env, NULL, &out, &err),
+	    EXIT_CLI_OK);
+	ck_assert_has(out, cli_d.sock);
+	buf_free(&out);
+	buf_free(&err);
+	free(env[0]);
+}
+END_TEST
+
+Suite *
+cli_suite(void)
+{
+	Suite	*s = suite_create("cli");
+	TCase	*tc;
+
+	tc = tcase_create("local");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_usage_errors);
+	tcase_add_test(tc, test_version_help);
+	tcase_add_test(tc, test_missing_socket);
+	tcase_add_test(tc, test_socket_from_config);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("commisd");
+	tcase_set_timeout(tc, 30);
+	tcase_add_checked_fixture(tc, cli_setup, cli_teardown);
+	tcase_add_test(tc, test_submit_echo);
+	tcase_add_test(tc, test_submit_stdin);
+	tcase_add_test(tc, test_submit_file);
+	tcase_add_test(tc, test_submit_sha256);
+	tcase_add_test(tc, test_submit_failed);
+	tcase_add_test(tc, test_submit_crash_exit);
+	tcase_add_test(tc, test_submit_crash_segv);
+	tcase_add_test(tc, test_submit_timeout);
+	tcase_add_test(tc, test_submit_rejected);
+	tcase_add_test(tc, test_stats);
+	tcase_add_test(tc, test_ping);
+	tcase_add_test(tc, test_socket_lookup);
+	suite_add_tcase(s, tc);
+	return s;
+}

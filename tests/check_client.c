@@ -1,0 +1,943 @@
+/*
+ * libcommis (src/client.c) against a fake commisd written here: each test
+ * binds and listens on a Unix socket in its own mkdtemp directory, then
+ * forks a child that accepts one connection and plays a script of frames
+ * (so the client can connect at once, no sleeps). The script checks what
+ * the client sent and reports by exit status only; the test checks what
+ * the library made of the replies.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "commis/client.h"
+#include "frame.h"
+#include "msg.h"
+#include "testlib.h"
+
+#define REPLY_MAX	(COMMIS_PAYLOAD_HARD_MAX + COMMIS_FRAME_OVERHEAD)
+#define BIG_LEN		(3u << 20)
+
+/* Fails the fake server, which the test sees as a non-zero exit. */
+#define SRV_CHECK(e) do {						\
+	if (!(e)) {							\
+		fprintf(stderr, "fake server: %s:%d: %s\n",		\
+		    __FILE__, __LINE__, #e);				\
+		_exit(99);						\
+	}								\
+} while (0)
+
+struct srv {
+	int			fd;
+	struct frame_dec	dec;
+};
+
+struct fake {
+	char	*dir;
+	char	 path[108];
+	pid_t	 pid;
+};
+
+/* Next frame from the client: 1, or 0 at EOF. */
+static int
+srv_recv(struct srv *s, struct frame *f)
+{
+	ssize_t	n;
+	int	r;
+
+	for (;;) {
+		r = frame_dec_next(&s->dec, f);
+		SRV_CHECK(r != -1);
+		if (r == 1)
+			return 1;
+		n = frame_dec_read(&s->dec, s->fd);
+		if (n == 0)
+			return 0;
+		SRV_CHECK(n > 0 || errno == EINTR);
+	}
+}
+
+static void
+srv_expect(struct srv *s, struct frame *f, uint8_t type)
+{
+	SRV_CHECK(srv_recv(s, f) == 1);
+	SRV_CHECK(f->hdr.type == type);
+}
+
+static void
+srv_wait_eof(struct srv *s)
+{
+	struct frame	f;
+
+	SRV_CHECK(srv_recv(s, &f) == 0);
+}
+
+/* A SUBMIT as read; data points into the decoder until the next read. */
+struct sub {
+	uint64_t	 id;
+	int32_t		 priority;
+	uint32_t	 timeout_ms;
+	char		 pool[COMMIS_NAME_MAX];
+	char		 handler[COMMIS_NAME_MAX];
+	const uint8_t	*data;
+	size_t		 len;
+};
+
+static void
+srv_sub(struct srv *s, struct sub *sb)
+{
+	struct frame	f;
+	struct mreader	mr;
+
+	srv_expect(s, &f, COMMIS_MSG_SUBMIT);
+	sb->id = f.hdr.id;
+	mr_init(&mr, f.payload, f.hdr.len);
+	sb->priority = mr_i32(&mr);
+	sb->timeout_ms = mr_u32(&mr);
+	mr_str(&mr, sb->pool, sizeof sb->pool);
+	mr_str(&mr, sb->handler, sizeof sb->handler);
+	sb->data = mr_bytes(&mr, &sb->len);
+	SRV_CHECK(mr_end(&mr) == 0);
+}
+
+static uint64_t
+srv_submit(struct srv *s)
+{
+	struct sub	sb;
+
+	srv_sub(s, &sb);
+	return sb.id;
+}
+
+static void
+srv_send(struct srv *s, uint8_t type, uint64_t id, const struct mbuf *m)
+{
+	SRV_CHECK(m == NULL || m->err == 0);
+	SRV_CHECK(frame_send(s->fd, type, 0, id, m ? m->data : NULL,
+	    m ? m->len : 0, NULL, 0, -1) == 0);
+}
+
+static void
+srv_result(struct srv *s, uint64_t id, uint64_t job, int status,
+    unsigned attempts, const char *cause, const void *out, size_t len)
+{
+	struct mbuf	m;
+
+	mbuf_init(&m);
+	mbuf_u64(&m, job);
+	mbuf_u8(&m, (uint8_t)status);
+	mbuf_u16(&m, (uint16_t)attempts);
+	mbuf_str(&m, cause);
+	mbuf_bytes(&m, out, len);
+	srv_send(s, COMMIS_MSG_RESULT, id, &m);
+	mbuf_free(&m);
+}
+
+static void
+srv_output(struct srv *s, uint64_t id, const char *out)
+{
+	srv_result(s, id, id + 100, COMMIS_ST_SUCCEEDED, 1, "", out,
+	    strlen(out));
+}
+
+static void
+srv_error(struct srv *s, uint64_t id, uint32_t code, const char *msg)
+{
+	struct mbuf	m;
+
+	mbuf_init(&m);
+	mbuf_u32(&m, code);
+	mbuf_str(&m, msg);
+	srv_send(s, COMMIS_MSG_ERROR, id, &m);
+	mbuf_free(&m);
+}
+
+static void
+fake_start(struct fake *fk, void (*script)(struct srv *))
+{
+	struct sockaddr_un	sa;
+	struct srv		s;
+	int			lfd;
+
+	fk->dir = test_tmpdir();
+	ck_assert_ptr_nonnull(fk->dir);
+	ck_assert_int_lt(snprintf(fk->path, sizeof fk->path, "%s/c.sock",
+	    fk->dir), (int)sizeof fk->path);
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	strcpy(sa.sun_path, fk->path);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ne(lfd, -1);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	fk->pid = fork();
+	ck_assert_int_ne(fk->pid, -1);
+	if (fk->pid == 0) {
+		s.fd = accept(lfd, NULL, NULL);
+		SRV_CHECK(s.fd != -1);
+		close(lfd);
+		frame_dec_init(&s.dec, REPLY_MAX);
+		script(&s);
+		_exit(0);
+	}
+	close(lfd);
+}
+
+/* Waits for the script and checks that it found what it expected. */
+static void
+fake_finish(struct fake *fk)
+{
+	int	st;
+
+	ck_assert_int_eq(waitpid(fk->pid, &st, 0), fk->pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "fake server failed (status 0x%x)", st);
+	test_rmdir(fk->dir);
+	free(fk->dir);
+}
+
+static commis_client *
+fake_connect(struct fake *fk, void (*script)(struct srv *))
+{
+	commis_client	*c;
+
+	fake_start(fk, script);
+	ck_assert_int_eq(commis_connect(fk->path, &c), COMMIS_OK);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_ge(commis_fd(c), 0);
+	return c;
+}
+
+static void
+check_output(const struct commis_result *r, const char *want)
+{
+	ck_assert_uint_eq(r->output_len, strlen(want));
+	ck_assert_mem_eq(r->output, want, r->output_len);
+}
+
+/* --- submit_wait --- */
+
+static void
+script_submit_ok(struct srv *s)
+{
+	struct sub	sb;
+
+	srv_sub(s, &sb);
+	SRV_CHECK(sb.id == 1 && sb.priority == -7 && sb.timeout_ms == 1500);
+	SRV_CHECK(strcmp(sb.pool, "p1") == 0);
+	SRV_CHECK(strcmp(sb.handler, "echo") == 0);
+	SRV_CHECK(sb.len == 5 && memcmp(sb.data, "hello", 5) == 0);
+	srv_result(s, sb.id, 42, COMMIS_ST_SUCCEEDED, 1, "", "hello", 5);
+	/* Defaults: first pool, no data. */
+	srv_sub(s, &sb);
+	SRV_CHECK(sb.id == 2 && sb.priority == 0 && sb.timeout_ms == 0);
+	SRV_CHECK(sb.pool[0] == '\0' && sb.len == 0);
+	srv_result(s, sb.id, 43, COMMIS_ST_SUCCEEDED, 1, "", NULL, 0);
+	srv_wait_eof(s);
+}
+
+START_TEST(test_submit_wait_ok)
+{
+	struct fake			 fk;
+	struct commis_submit_opts	 o = { "p1", -7, 1500 };
+	struct commis_result		 r;
+	commis_client			*c = fake_connect(&fk, script_submit_ok);
+
+	ck_assert_int_eq(commis_submit_wait(c, "echo", "hello", 5, &o, &r),
+	    COMMIS_OK);
+	ck_assert_uint_eq(r.request_id, 1);
+	ck_assert_uint_eq(r.job_id, 42);
+	ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+	ck_assert_int_eq(r.error, 0);
+	ck_assert_uint_eq(r.attempts, 1);
+	ck_assert_str_eq(r.cause, "");
+	check_output(&r, "hello");
+	commis_result_free(&r);
+	ck_assert_ptr_null(r.output);
+
+	ck_assert_int_eq(commis_submit_wait(c, "echo", NULL, 0, NULL, &r),
+	    COMMIS_OK);
+	ck_assert_uint_eq(r.request_id, 2);
+	ck_assert_ptr_null(r.output);
+	ck_assert_uint_eq(r.output_len, 0);
+	ck_assert_uint_eq(commis_pending(c), 0);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+static void
+script_failed(struct srv *s)
+{
+	uint64_t	id = srv_submit(s);
+
+	srv_result(s, id, 7, COMMIS_ST_FAILED, 3, "boom: bad input", "", 0);
+	srv_wait_eof(s);
+}
+
+START_TEST(test_submit_wait_failed)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_failed);
+
+	ck_assert_int_eq(commis_submit_wait(c, "h", "x", 1, NULL, &r),
+	    COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_FAILED);
+	ck_assert_int_eq(r.error, 0);
+	ck_assert_uint_eq(r.job_id, 7);
+	ck_assert_uint_eq(r.attempts, 3);
+	ck_assert_str_eq(r.cause, "boom: bad input");
+	ck_assert_ptr_null(r.output);
+	commis_result_free(&r);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+static void
+script_rejected(struct srv *s)
+{
+	struct frame	f;
+	uint64_t	id = srv_submit(s);
+
+	srv_error(s, id, COMMIS_E_NO_HANDLER, "no handler nope in pool p");
+	/* The connection stays usable after a rejection. */
+	srv_expect(s, &f, COMMIS_MSG_PING);
+	srv_send(s, COMMIS_MSG_PONG, f.hdr.id, NULL);
+	srv_expect(s, &f, COMMIS_MSG_STATS);
+	srv_error(s, f.hdr.id, COMMIS_E_UNSUPPORTED, "no stats today");
+	srv_wait_eof(s);
+}
+
+START_TEST(test_submit_rejected)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_rejected);
+	char			*text;
+
+	ck_assert_int_eq(commis_submit_wait(c, "nope", "x", 1, NULL, &r),
+	    COMMIS_ERR_REJECTED);
+	ck_assert_int_eq(r.error, COMMIS_E_NO_HANDLER);
+	ck_assert_uint_eq(r.job_id, 0);
+	ck_assert_str_eq(r.cause, "no handler nope in pool p");
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c),
+	    "no such handler"));
+	commis_result_free(&r);
+	ck_assert_int_eq(commis_ping(c, NULL), COMMIS_OK);
+	ck_assert_int_eq(commis_stats(c, COMMIS_STATS_TEXT, &text),
+	    COMMIS_ERR_REJECTED);
+	ck_assert_ptr_null(text);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c), "no stats"));
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+/* --- asynchronous use --- */
+
+static void
+script_out_of_order(struct srv *s)
+{
+	struct sub	sb;
+	char		data[3][2];
+	uint64_t	id[3];
+	int		i;
+
+	for (i = 0; i < 3; i++) {
+		srv_sub(s, &sb);
+		SRV_CHECK(sb.len == 1);
+		id[i] = sb.id;
+		data[i][0] = (char)sb.data[0];
+		data[i][1] = '\0';
+	}
+	SRV_CHECK(id[0] == 1 && id[1] == 2 && id[2] == 3);
+	/* Answer 3, 1, 2, with the input echoed so it can be matched. */
+	srv_output(s, id[2], data[2]);
+	srv_output(s, id[0], data[0]);
+	srv_error(s, id[1], COMMIS_E_QUEUE_FULL, "pool p is full");
+	srv_wait_eof(s);
+}
+
+START_TEST(test_out_of_order)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_out_of_order);
+	uint64_t		 id[3];
+
+	ck_assert_int_eq(commis_submit_async(c, "echo", "a", 1, NULL, &id[0]),
+	    COMMIS_OK);
+	ck_assert_int_eq(commis_submit_async(c, "echo", "b", 1, NULL, &id[1]),
+	    COMMIS_OK);
+	ck_assert_int_eq(commis_submit_async(c, "echo", "c", 1, NULL, &id[2]),
+	    COMMIS_OK);
+	ck_assert_uint_eq(id[0], 1);
+	ck_assert_uint_eq(id[1], 2);
+	ck_assert_uint_eq(id[2], 3);
+	ck_assert_uint_eq(commis_pending(c), 3);
+
+	ck_assert_int_eq(commis_wait_result(c, 5000, &r), COMMIS_OK);
+	ck_assert_uint_eq(r.request_id, id[2]);
+	ck_assert_uint_eq(r.job_id, id[2] + 100);
+	check_output(&r, "c");
+	commis_result_free(&r);
+	ck_assert_uint_eq(commis_pending(c), 2);
+
+	ck_assert_int_eq(commis_wait_result(c, -1, &r), COMMIS_OK);
+	ck_assert_uint_eq(r.request_id, id[0]);
+	check_output(&r, "a");
+	commis_result_free(&r);
+
+	/* A rejection is a result too: out->error tells. */
+	ck_assert_int_eq(commis_wait_result(c, 5000, &r), COMMIS_OK);
+	ck_assert_uint_eq(r.request_id, id[1]);
+	ck_assert_int_eq(r.error, COMMIS_E_QUEUE_FULL);
+	ck_assert_str_eq(r.cause, "pool p is full");
+	ck_assert_uint_eq(commis_pending(c), 0);
+
+	/* Nothing left to wait for: an error, not a hang. */
+	ck_assert_int_eq(commis_wait_result(c, -1, &r), COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_poll_result(c, &r), 0);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+static void
+script_ping_pending(struct srv *s)
+{
+	struct frame	f;
+	struct mbuf	m;
+	uint64_t	id1, id2, ping;
+
+	id1 = srv_submit(s);
+	id2 = srv_submit(s);
+	srv_expect(s, &f, COMMIS_MSG_PING);
+	SRV_CHECK(f.hdr.len == 0);
+	ping = f.hdr.id;
+	SRV_CHECK(ping == 3);
+	srv_output(s, id1, "one");
+	srv_send(s, COMMIS_MSG_PONG, ping, NULL);
+	srv_expect(s, &f, COMMIS_MSG_STATS);
+	SRV_CHECK(f.hdr.len == 1 && f.payload[0] == COMMIS_STATS_JSON);
+	/* The stats reply comes after the other result, in one burst. */
+	srv_output(s, id2, "two");
+	mbuf_init(&m);
+	mbuf_bytes(&m, "{\"pools\":[]}", 12);
+	srv_send(s, COMMIS_MSG_STATS_REPLY, f.hdr.id, &m);
+	mbuf_free(&m);
+	srv_wait_eof(s);
+}
+
+START_TEST(test_ping_keeps_results)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_ping_pending);
+	uint64_t		 id1, id2, rtt = 0;
+	char			*text;
+
+	ck_assert_int_eq(commis_submit_async(c, "a", NULL, 0, NULL, &id1), 0);
+	ck_assert_int_eq(commis_submit_async(c, "b", NULL, 0, NULL, &id2), 0);
+	ck_assert_int_eq(commis_ping(c, &rtt), COMMIS_OK);
+	ck_assert_uint_gt(rtt, 0);
+	ck_assert_uint_eq(commis_pending(c), 2);
+	ck_assert_int_eq(commis_stats(c, COMMIS_STATS_JSON, &text), COMMIS_OK);
+	ck_assert_str_eq(text, "{\"pools\":[]}");
+	free(text);
+	ck_assert_uint_eq(commis_pending(c), 2);
+
+	ck_assert_int_eq(commis_poll_result(c, &r), 1);
+	ck_assert_uint_eq(r.request_id, id1);
+	check_output(&r, "one");
+	commis_result_free(&r);
+	ck_assert_int_eq(commis_poll_result(c, &r), 1);
+	ck_assert_uint_eq(r.request_id, id2);
+	check_output(&r, "two");
+	commis_result_free(&r);
+	ck_assert_int_eq(commis_poll_result(c, &r), 0);
+	ck_assert_uint_eq(commis_pending(c), 0);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+static void
+script_wait_among_async(struct srv *s)
+{
+	uint64_t	a, b;
+
+	a = srv_submit(s);
+	b = srv_submit(s);
+	srv_output(s, a, "async");
+	srv_output(s, b, "sync");
+	srv_wait_eof(s);
+}
+
+START_TEST(test_submit_wait_among_async)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_wait_among_async);
+	uint64_t		 a;
+
+	ck_assert_int_eq(commis_submit_async(c, "x", "1", 1, NULL, &a), 0);
+	ck_assert_int_eq(commis_submit_wait(c, "x", "2", 1, NULL, &r),
+	    COMMIS_OK);
+	ck_assert_uint_eq(r.request_id, a + 1);
+	check_output(&r, "sync");
+	commis_result_free(&r);
+	ck_assert_uint_eq(commis_pending(c), 1);
+	ck_assert_int_eq(commis_poll_result(c, &r), 1);
+	ck_assert_uint_eq(r.request_id, a);
+	check_output(&r, "async");
+	commis_result_free(&r);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+/* The server answers only once it sees a PING: until then, nothing. */
+static void
+script_late(struct srv *s)
+{
+	struct frame	f;
+	uint64_t	id = srv_submit(s);
+
+	srv_expect(s, &f, COMMIS_MSG_PING);
+	srv_output(s, id, "late");
+	srv_send(s, COMMIS_MSG_PONG, f.hdr.id, NULL);
+	srv_wait_eof(s);
+}
+
+START_TEST(test_poll_does_not_block)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_late);
+	uint64_t		 t0;
+
+	ck_assert_int_eq(commis_submit_async(c, "x", NULL, 0, NULL, NULL), 0);
+	t0 = test_now_ms();
+	ck_assert_int_eq(commis_poll_result(c, &r), 0);
+	ck_assert_int_eq(commis_poll_result(c, &r), 0);
+	ck_assert_uint_lt(test_now_ms() - t0, 1000);
+	ck_assert_int_eq(commis_wait_result(c, 50, &r), COMMIS_ERR_TIMEOUT);
+	ck_assert_uint_ge(test_now_ms() - t0, 40);
+	ck_assert_uint_eq(commis_pending(c), 1);
+
+	ck_assert_int_eq(commis_ping(c, NULL), COMMIS_OK);
+	ck_assert_int_eq(commis_poll_result(c, &r), 1);
+	check_output(&r, "late");
+	commis_result_free(&r);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+/* --- a peer that misbehaves --- */
+
+static void
+script_garbage(struct srv *s)
+{
+	static const char	junk[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
+
+	(void)srv_submit(s);
+	SRV_CHECK(send(s->fd, junk, sizeof junk - 1, MSG_NOSIGNAL) ==
+	    (ssize_t)(sizeof junk - 1));
+	srv_wait_eof(s);
+}
+
+START_TEST(test_garbage)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_garbage);
+
+	ck_assert_int_eq(commis_submit_wait(c, "x", NULL, 0, NULL, &r),
+	    COMMIS_ERR_PROTO);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c), "bad magic"));
+	/* Sticky: the stream cannot be trusted any more. */
+	ck_assert_int_eq(commis_ping(c, NULL), COMMIS_ERR_PROTO);
+	ck_assert_int_eq(commis_poll_result(c, &r), COMMIS_ERR_PROTO);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+static void
+script_bad_payload(struct srv *s)
+{
+	struct mbuf	m;
+	uint64_t	id = srv_submit(s);
+
+	mbuf_init(&m);
+	mbuf_u64(&m, 1);
+	mbuf_u8(&m, COMMIS_ST_SUCCEEDED);
+	mbuf_u16(&m, 1);
+	mbuf_str(&m, "");
+	mbuf_bytes(&m, "x", 1);
+	mbuf_u8(&m, 0);		/* one byte too many */
+	srv_send(s, COMMIS_MSG_RESULT, id, &m);
+	mbuf_free(&m);
+	srv_wait_eof(s);
+}
+
+static void
+script_bad_status(struct srv *s)
+{
+	uint64_t	id = srv_submit(s);
+
+	srv_result(s, id, 1, COMMIS_ST_DEAD + 1, 1, "", "", 0);
+	srv_wait_eof(s);
+}
+
+START_TEST(test_bad_payload)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_bad_payload);
+
+	ck_assert_int_eq(commis_submit_wait(c, "x", NULL, 0, NULL, &r),
+	    COMMIS_ERR_PROTO);
+	ck_assert_ptr_null(r.output);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c), "malformed"));
+	commis_close(c);
+	fake_finish(&fk);
+
+	c = fake_connect(&fk, script_bad_status);
+	ck_assert_int_eq(commis_submit_wait(c, "x", NULL, 0, NULL, &r),
+	    COMMIS_ERR_PROTO);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+/* Replies to ids never used, and a PONG where a RESULT belongs. */
+static void
+script_unknown_id(struct srv *s)
+{
+	uint64_t	id = srv_submit(s);
+
+	srv_output(s, id + 41, "stray");
+	srv_wait_eof(s);
+}
+
+static void
+script_wrong_type(struct srv *s)
+{
+	uint64_t	id = srv_submit(s);
+
+	srv_send(s, COMMIS_MSG_PONG, id, NULL);
+	srv_wait_eof(s);
+}
+
+START_TEST(test_unexpected_reply)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_unknown_id);
+
+	ck_assert_int_eq(commis_submit_wait(c, "x", NULL, 0, NULL, &r),
+	    COMMIS_ERR_PROTO);
+	commis_close(c);
+	fake_finish(&fk);
+
+	c = fake_connect(&fk, script_wrong_type);
+	ck_assert_int_eq(commis_submit_wait(c, "x", NULL, 0, NULL, &r),
+	    COMMIS_ERR_PROTO);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c), "type"));
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+static void
+script_close(struct srv *s)
+{
+	(void)srv_submit(s);
+	close(s->fd);
+}
+
+START_TEST(test_server_closes)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_close);
+
+	ck_assert_int_eq(commis_submit_wait(c, "x", NULL, 0, NULL, &r),
+	    COMMIS_ERR_IO);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c), "closed"));
+	ck_assert_int_eq(commis_ping(c, NULL), COMMIS_ERR_IO);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+static void
+script_hang_up(struct srv *s)
+{
+	close(s->fd);
+}
+
+START_TEST(test_send_to_closed)
+{
+	struct fake	 fk;
+	commis_client	*c = fake_connect(&fk, script_hang_up);
+
+	/* Once the peer is gone, a send fails with EPIPE, not SIGPIPE. */
+	fake_finish(&fk);
+	ck_assert_int_eq(commis_submit_async(c, "x", "y", 1, NULL, NULL),
+	    COMMIS_ERR_IO);
+	ck_assert_uint_eq(commis_pending(c), 0);
+	commis_close(c);
+}
+END_TEST
+
+static void
+script_version(struct srv *s)
+{
+	(void)srv_submit(s);
+	srv_error(s, 0, COMMIS_E_VERSION, "protocol version 1 expected");
+	close(s->fd);
+}
+
+START_TEST(test_connection_error)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_version);
+
+	ck_assert_int_eq(commis_submit_wait(c, "x", NULL, 0, NULL, &r),
+	    COMMIS_ERR_PROTO);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c),
+	    "version mismatch: protocol version 1 expected"));
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+/* --- large payloads cross many reads and writes --- */
+
+static void
+script_big(struct srv *s)
+{
+	struct sub	sb;
+
+	srv_sub(s, &sb);
+	SRV_CHECK(sb.len == BIG_LEN);
+	srv_result(s, sb.id, 1, COMMIS_ST_SUCCEEDED, 1, "", sb.data, sb.len);
+	srv_wait_eof(s);
+}
+
+START_TEST(test_big_roundtrip)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_big);
+	uint8_t			*in;
+	size_t			 i;
+
+	in = malloc(BIG_LEN);
+	ck_assert_ptr_nonnull(in);
+	for (i = 0; i < BIG_LEN; i++)
+		in[i] = (uint8_t)(i * 7 + (i >> 12));
+	ck_assert_int_eq(commis_submit_wait(c, "echo", in, BIG_LEN, NULL, &r),
+	    COMMIS_OK);
+	ck_assert_uint_eq(r.output_len, BIG_LEN);
+	ck_assert_int_eq(memcmp(r.output, in, BIG_LEN), 0);
+	commis_result_free(&r);
+	free(in);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+/* --- local checks --- */
+
+START_TEST(test_connect_missing)
+{
+	commis_client	*c = (commis_client *)&c;
+	char		 longp[200];
+
+	errno = 0;
+	ck_assert_int_eq(commis_connect("/nonexistent-commis/none.sock", &c),
+	    COMMIS_ERR_CONNECT);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_ptr_null(c);
+
+	memset(longp, 'a', sizeof longp - 1);
+	longp[0] = '/';
+	longp[sizeof longp - 1] = '\0';
+	ck_assert_int_eq(commis_connect(longp, &c), COMMIS_ERR_INVAL);
+
+	unsetenv("COMMIS_SOCKET");
+	ck_assert_int_eq(commis_connect(NULL, &c), COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_connect("", &c), COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_connect(NULL, NULL), COMMIS_ERR_INVAL);
+}
+END_TEST
+
+static void
+script_ping(struct srv *s)
+{
+	struct frame	f;
+
+	srv_expect(s, &f, COMMIS_MSG_PING);
+	srv_send(s, COMMIS_MSG_PONG, f.hdr.id, NULL);
+	srv_wait_eof(s);
+}
+
+START_TEST(test_connect_env)
+{
+	struct fake	 fk;
+	commis_client	*c;
+
+	fake_start(&fk, script_ping);
+	ck_assert_int_eq(setenv("COMMIS_SOCKET", fk.path, 1), 0);
+	ck_assert_int_eq(commis_connect(NULL, &c), COMMIS_OK);
+	ck_assert_int_eq(commis_ping(c, NULL), COMMIS_OK);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+START_TEST(test_invalid_args)
+{
+	struct fake			 fk;
+	struct commis_submit_opts	 o = { NULL, 0, 0 };
+	struct commis_result		 r;
+	commis_client			*c = fake_connect(&fk, script_ping);
+	char				 name[COMMIS_NAME_MAX + 1], *text;
+	static const uint8_t		 one = 1;
+
+	memset(name, 'h', sizeof name);
+	name[COMMIS_NAME_MAX] = '\0';
+	ck_assert_int_eq(commis_submit_wait(c, name, "x", 1, NULL, &r),
+	    COMMIS_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c), "handler"));
+	ck_assert_int_eq(commis_submit_async(c, name, "x", 1, NULL, NULL),
+	    COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_submit_wait(c, "", "x", 1, NULL, &r),
+	    COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_submit_wait(c, NULL, "x", 1, NULL, &r),
+	    COMMIS_ERR_INVAL);
+	o.pool = name;
+	ck_assert_int_eq(commis_submit_wait(c, "echo", "x", 1, &o, &r),
+	    COMMIS_ERR_INVAL);
+	/* Refused before a byte is read from the buffer. */
+	ck_assert_int_eq(commis_submit_wait(c, "echo", &one,
+	    (size_t)COMMIS_PAYLOAD_HARD_MAX + 1, NULL, &r), COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_submit_wait(c, "echo", NULL, 3, NULL, &r),
+	    COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_stats(c, 9, &text), COMMIS_ERR_INVAL);
+	ck_assert_ptr_null(text);
+	ck_assert_uint_eq(commis_pending(c), 0);
+	/* Nothing was sent: the server's first frame is this PING. */
+	ck_assert_int_eq(commis_ping(c, NULL), COMMIS_OK);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+/* Results still queued at close are freed (ASan checks). */
+static void
+script_two_results(struct srv *s)
+{
+	uint64_t	a = srv_submit(s);
+	uint64_t	b = srv_submit(s);
+	struct frame	f;
+
+	srv_output(s, a, "first");
+	srv_output(s, b, "second");
+	srv_expect(s, &f, COMMIS_MSG_PING);
+	srv_send(s, COMMIS_MSG_PONG, f.hdr.id, NULL);
+	srv_wait_eof(s);
+}
+
+START_TEST(test_close_with_queued)
+{
+	struct fake	 fk;
+	commis_client	*c = fake_connect(&fk, script_two_results);
+
+	ck_assert_int_eq(commis_submit_async(c, "x", NULL, 0, NULL, NULL), 0);
+	ck_assert_int_eq(commis_submit_async(c, "x", NULL, 0, NULL, NULL), 0);
+	ck_assert_int_eq(commis_ping(c, NULL), COMMIS_OK);
+	ck_assert_uint_eq(commis_pending(c), 2);
+	commis_close(c);
+	commis_close(NULL);
+	fake_finish(&fk);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	ck_assert_str_eq(commis_status_name(COMMIS_ST_SUCCEEDED), "succeeded");
+	ck_assert_str_eq(commis_status_name(COMMIS_ST_TIMEDOUT), "timedout");
+	ck_assert_str_eq(commis_status_name(COMMIS_ST_DEAD), "dead");
+	ck_assert_str_eq(commis_status_name(-1), "unknown");
+	ck_assert_str_eq(commis_status_name(7), "unknown");
+	ck_assert_str_eq(commis_err_name(COMMIS_E_PROTO), "protocol error");
+	ck_assert_str_eq(commis_err_name(COMMIS_E_NO_HANDLER),
+	    "no such handler");
+	ck_assert_str_eq(commis_err_name(COMMIS_E_POOL_DOWN), "pool down");
+	ck_assert_str_eq(commis_err_name(0), "unknown error");
+	ck_assert_str_eq(commis_err_name(10), "unknown error");
+	ck_assert_str_eq(commis_strerror(COMMIS_OK), "success");
+	ck_assert_str_eq(commis_strerror(COMMIS_ERR_INVAL),
+	    "invalid argument");
+	ck_assert_str_eq(commis_strerror(-100), "unknown error");
+	ck_assert_str_eq(commis_client_error(NULL), "no client");
+	ck_assert_int_eq(commis_fd(NULL), -1);
+	ck_assert_uint_eq(commis_pending(NULL), 0);
+	commis_result_free(NULL);
+}
+END_TEST
+
+Suite *
+client_suite(void)
+{
+	Suite	*s = suite_create("client");
+	TCase	*tc;
+
+	tc = tcase_create("replies");
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_submit_wait_ok);
+	tcase_add_test(tc, test_submit_wait_failed);
+	tcase_add_test(tc, test_submit_rejected);
+	tcase_add_test(tc, test_out_of_order);
+	tcase_add_test(tc, test_ping_keeps_results);
+	tcase_add_test(tc, test_submit_wait_among_async);
+	tcase_add_test(tc, test_poll_does_not_block);
+	tcase_add_test(tc, test_big_roundtrip);
+	tcase_add_test(tc, test_close_with_queued);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("faults");
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_garbage);
+	tcase_add_test(tc, test_bad_payload);
+	tcase_add_test(tc, test_unexpected_reply);
+	tcase_add_test(tc, test_server_closes);
+	tcase_add_test(tc, test_send_to_closed);
+	tcase_add_test(tc, test_connection_error);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("local");
+	tcase_add_test(tc, test_connect_missing);
+	tcase_add_test(tc, test_connect_env);
+	tcase_add_test(tc, test_invalid_args);
+	tcase_add_test(tc, test_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
