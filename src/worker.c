@@ -1,9 +1,9 @@
 /*
  * The worker process, the child side of pool_spawn(). It owns nothing of
  * the supervisor: right after fork it keeps only its channel (fd 3) and the
- * standard fds, dies with the supervisor (PR_SET_PDEATHSIG), resets every
- * signal disposition libevent set, lowers its CPU priority, and runs the
- * handlers' init(). Then it loops: JOB in, handler, DONE out, with plain
+ * standard fds, dies with the supervisor (PR_SET_PDEATHSIG), leaves the
+ * supervisor's process group, resets every signal disposition libevent
+ * set, lowers its CPU priority, and runs the handlers' init(). Then it loops: JOB in, handler, DONE out, with plain
  * blocking I/O; no event loop is needed for one job at a time. A closed
  * channel means the supervisor wants it gone: it exits 0.
  */
@@ -53,6 +53,12 @@ worker_setup(const struct worker_args *wa)
 	if (close_range(WORKER_FD + 1, ~0U, 0) == -1)
 		_exit(EXIT_WORKER_ERROR);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != wa->parent)
+		_exit(EXIT_WORKER_ERROR);
+	/*
+	 * Its own process group: a Ctrl-C or a signal to commisd's group
+	 * must reach the supervisor only, which then stops workers in order.
+	 */
+	if (setpgid(0, 0) == -1)
 		_exit(EXIT_WORKER_ERROR);
 	for (sig = 1; sig < NSIG; sig++) {
 		if (sig != SIGKILL && sig != SIGSTOP)

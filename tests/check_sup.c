@@ -3,12 +3,15 @@
  * before the fork) driven through libcommis and raw sockets. Each test has
  * its own temporary directory and daemon.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -643,6 +646,146 @@ START_TEST(test_sigterm_clean_exit)
 }
 END_TEST
 
+/* Field n (1-based) of /proc/pid/stat, after the "(comm)". */
+static long
+proc_stat_field(long pid, int n)
+{
+	char	 path[64], buf[1024], *p;
+	FILE	*f;
+	int	 i;
+	long	 v = -1;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(buf, sizeof buf, f));
+	fclose(f);
+	p = strrchr(buf, ')');
+	ck_assert_ptr_nonnull(p);
+	p += 2;				/* field 3 starts here */
+	for (i = 3; i < n && p != NULL; i++) {
+		p = strchr(p, ' ');
+		if (p != NULL)
+			p++;
+	}
+	ck_assert_ptr_nonnull(p);
+	v = strtol(p, NULL, 10);
+	return v;
+}
+
+START_TEST(test_worker_process_setup)
+{
+	struct ctx	 c;
+	struct wstat	 ws;
+	struct dirent	*de;
+	char		 path[64];
+	DIR		*dir;
+	int		 i, nfd;
+
+	ctx_start(&c, POOL_YAML("    nice: 7\n"));
+	wait_ready(c.cl, 2);
+	wstats(c.cl, &ws);
+	ck_assert_int_eq(ws.n, 2);
+	for (i = 0; i < ws.n; i++) {
+		/* Lower CPU priority than the supervisor: nice (field 19)
+		 * raised by 7, policy (field 41) SCHED_BATCH. */
+		ck_assert_int_eq(proc_stat_field(ws.pid[i], 19),
+		    proc_stat_field(c.d.pid, 19) + 7);
+		ck_assert_int_eq(proc_stat_field(ws.pid[i], 41), SCHED_BATCH);
+		/* Its own process group (field 5). */
+		ck_assert_int_eq(proc_stat_field(ws.pid[i], 5), ws.pid[i]);
+		/* Only stdin, stdout, stderr and its channel. */
+		snprintf(path, sizeof path, "/proc/%ld/fd", ws.pid[i]);
+		dir = opendir(path);
+		ck_assert_ptr_nonnull(dir);
+		nfd = 0;
+		while ((de = readdir(dir)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			ck_assert_int_le(atoi(de->d_name), 3);
+			nfd++;
+		}
+		closedir(dir);
+		ck_assert_int_le(nfd, 4);
+	}
+	ctx_stop(&c);
+}
+END_TEST
+
+START_TEST(test_workers_die_with_supervisor)
+{
+	struct ctx	 c;
+	struct wstat	 ws;
+	struct gone_arg	 g;
+	int		 i, status;
+
+	ctx_start(&c, POOL_YAML(""));
+	wait_ready(c.cl, 2);
+	wstats(c.cl, &ws);
+	commis_close(c.cl);
+	ck_assert_int_eq(kill(c.d.pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(c.d.pid, &status, 0), c.d.pid);
+	c.d.pid = 0;
+	/* PR_SET_PDEATHSIG: the orphans are killed (and reaped by init). */
+	g.n = ws.n;
+	for (i = 0; i < ws.n; i++)
+		g.pids[i] = ws.pid[i];
+	ck_assert(test_poll(pids_gone, &g, 10000));
+	testd_stop(&c.d);
+}
+END_TEST
+
+static int
+child_exited(void *arg)
+{
+	struct testd	*d = arg;
+	int		 status;
+
+	return waitpid(d->pid, &status, WNOHANG) == d->pid;
+}
+
+START_TEST(test_socket_stale_and_live)
+{
+	struct sockaddr_un	 sun;
+	struct testd		 d, d2;
+	struct stat		 sb;
+	char			*dir;
+	int			 fd;
+
+	/* A stale socket file (nobody listening) is replaced. */
+	dir = test_tmpdir();
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s/commis.sock", dir);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	close(fd);
+	testd_start_bound_in(&d, dir, POOL_YAML(""));
+	ck_assert_int_eq(stat(d.sock, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0660);
+	ck_assert(S_ISSOCK(sb.st_mode));
+
+	/* A live one is refused: a second commisd on the same path exits
+	 * with an error and leaves the first one's socket alone. */
+	testd_start_bound_in(&d2, dir, POOL_YAML(""));
+	ck_assert(test_poll(child_exited, &d2, 10000));
+	d2.pid = 0;
+	ck_assert_int_eq(access(d.sock, F_OK), 0);
+	{
+		commis_client	*cl;
+		uint64_t	 rtt;
+
+		ck_assert_int_eq(commis_connect(d.sock, &cl), COMMIS_OK);
+		ck_assert_int_eq(commis_ping(cl, &rtt), COMMIS_OK);
+		commis_close(cl);
+	}
+	free(d2.dir);
+	d2.dir = NULL;
+	testd_stop(&d);
+	free(dir);
+}
+END_TEST
+
 Suite *
 sup_suite(void)
 {
@@ -662,6 +805,9 @@ sup_suite(void)
 	tcase_add_test(tc, test_startup_failures);
 	tcase_add_test(tc, test_startup_crash_backoff);
 	tcase_add_test(tc, test_sigterm_clean_exit);
+	tcase_add_test(tc, test_worker_process_setup);
+	tcase_add_test(tc, test_workers_die_with_supervisor);
+	tcase_add_test(tc, test_socket_stale_and_live);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -141,27 +141,48 @@ testd_start(struct testd *d, const char *yaml)
 	close(lfd);
 }
 
+/* Something accepts connections on the socket. */
 static int
-testd_sock_exists(void *arg)
+testd_sock_live(void *arg)
 {
-	struct testd	*d = arg;
+	struct testd		*d = arg;
+	struct sockaddr_un	 sun;
+	int			 fd, r;
 
-	return access(d->sock, F_OK) == 0;
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", d->sock);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;
+	r = connect(fd, (struct sockaddr *)&sun, sizeof sun);
+	close(fd);
+	return r == 0;
 }
 
 void
-testd_start_bound(struct testd *d, const char *yaml)
+testd_start_bound_in(struct testd *d, const char *dir, const char *yaml)
 {
 	memset(d, 0, sizeof *d);
-	d->dir = test_tmpdir();
+	d->dir = strdup(dir);
+	ck_assert_ptr_nonnull(d->dir);
 	snprintf(d->sock, sizeof d->sock, "%s/commis.sock", d->dir);
+	snprintf(d->conf, sizeof d->conf, "%s/commis.yaml", d->dir);
 	testd_write_conf(d, yaml);
 	d->pid = fork();
 	ck_assert_int_ne(d->pid, -1);
 	if (d->pid == 0)
 		testd_exec(d, -1);
-	ck_assert_msg(test_poll(testd_sock_exists, d, 10000),
-	    "commisd did not create its socket");
+	ck_assert_msg(test_poll(testd_sock_live, d, 10000),
+	    "commisd did not listen on its socket");
+}
+
+void
+testd_start_bound(struct testd *d, const char *yaml)
+{
+	char	*dir = test_tmpdir();
+
+	testd_start_bound_in(d, dir, yaml);
+	free(dir);
 }
 
 struct testd_wait {

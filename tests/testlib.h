@@ -41,9 +41,13 @@ struct testd {
  * soon as this returns.
  */
 void	 testd_start(struct testd *, const char *yaml);
-/* The same, but commisd binds the socket itself (the test polls for the
- * socket file with a deadline). */
+/* The same, but commisd binds the socket itself; the test polls, with a
+ * deadline, until something accepts connections on it. */
 void	 testd_start_bound(struct testd *, const char *yaml);
+/* The same in an existing directory; d->dir is a copy, and testd_stop
+ * removes the directory unless d->dir was freed and set to NULL. */
+void	 testd_start_bound_in(struct testd *, const char *dir,
+	    const char *yaml);
 /* SIGTERM and wait (with a deadline); returns the exit status. */
 int	 testd_stop(struct testd *);
 /* Polls fn(arg) every few ms until it returns non-zero or ms pass. */
