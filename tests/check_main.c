@@ -13,6 +13,7 @@ static Suite *(*const suites[])(void) = {
 	config_suite,
 	handlers_suite,
 	client_suite,
+	worker_suite,
 	sup_suite,
 	cli_suite,
 };

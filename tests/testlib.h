@@ -15,6 +15,7 @@ Suite	*queue_suite(void);
 Suite	*config_suite(void);
 Suite	*handlers_suite(void);
 Suite	*client_suite(void);
+Suite	*worker_suite(void);
 Suite	*sup_suite(void);
 Suite	*cli_suite(void);
 
