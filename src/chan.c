@@ -3,6 +3,11 @@
  * for output, and two libevent events. A channel knows frames, not what
  * they mean; its owner gets each frame and each failure through callbacks.
  *
+ * Backpressure: a peer that does not read what it is sent gets no more of
+ * its input read once CHAN_OUT_HIGH bytes wait for it, until they drain
+ * below CHAN_OUT_LOW; so one client can hold at most about one frame
+ * plus CHAN_OUT_HIGH of the supervisor's memory in replies.
+ *
  * A channel may be freed from inside its own callbacks (a bad frame drops
  * the peer right there), so freeing is two-step: chan_free() closes the
  * socket and marks the channel dead, and the read callback frees the
@@ -17,6 +22,9 @@
 #include "chan.h"
 #include "log.h"
 
+#define CHAN_OUT_HIGH	(8u << 20)
+#define CHAN_OUT_LOW	(1u << 20)
+
 struct chan {
 	int			 fd;
 	struct event		*rev;
@@ -29,6 +37,7 @@ struct chan {
 	int			 in_cb;
 	int			 dead;
 	int			 werr;
+	int			 throttled;	/* reading paused */
 };
 
 static void	chan_read_cb(evutil_socket_t, short, void *);
@@ -130,6 +139,10 @@ chan_flush(struct chan *c)
 		event_add(c->wev, NULL);
 	else
 		event_del(c->wev);
+	if (c->throttled && evbuffer_get_length(c->out) < CHAN_OUT_LOW) {
+		c->throttled = 0;
+		event_add(c->rev, NULL);
+	}
 }
 
 static void
@@ -157,6 +170,10 @@ chan_send(struct chan *c, uint8_t type, uint64_t id, const void *p1,
 		return -1;
 	if (idle)
 		chan_flush(c);
+	if (!c->throttled && evbuffer_get_length(c->out) > CHAN_OUT_HIGH) {
+		c->throttled = 1;
+		event_del(c->rev);
+	}
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "commis/client.h"
 #include "frame.h"
+#include "msg.h"
 #include "testlib.h"
 
 #define POOL_YAML(extra) \
@@ -786,6 +788,93 @@ START_TEST(test_socket_stale_and_live)
 }
 END_TEST
 
+/*
+ * A client that submits without reading its results: once 8 MiB of
+ * replies wait for it, commisd stops reading its requests (so its socket
+ * fills and its writes block) instead of buffering without bound. When it
+ * reads again, every job completes.
+ */
+START_TEST(test_output_backpressure)
+{
+	enum { N = 600, SZ = 64 * 1024 };
+	struct frame_dec	 d;
+	struct mbuf		 m;
+	struct ctx		 c;
+	struct pollfd		 pfd;
+	struct frame		 f;
+	uint8_t			 hdr[COMMIS_FRAME_HDR_LEN];
+	char			*data, *json, *p;
+	size_t			 off = 0, total;
+	uint8_t			*all;
+	int			 fd, i, got = 0, stalled = 0, r;
+
+	ctx_start(&c, POOL_YAML(""));
+	data = malloc(SZ);
+	memset(data, 'z', SZ);
+	mbuf_init(&m);
+	for (i = 0; i < N; i++) {
+		size_t	at = m.len;
+
+		mbuf_add(&m, hdr, sizeof hdr);
+		mbuf_i32(&m, 0);
+		mbuf_u32(&m, 0);
+		mbuf_str(&m, "");
+		mbuf_str(&m, "echo");
+		mbuf_bytes(&m, data, SZ);
+		frame_hdr_encode(m.data + at, COMMIS_MSG_SUBMIT, 0,
+		    (uint32_t)(m.len - at - sizeof hdr), (uint64_t)i + 1);
+	}
+	ck_assert_int_eq(m.err, 0);
+	all = m.data;
+	total = m.len;
+	fd = raw_connect(c.d.sock);
+	/* Write without reading until the writes stall for a second. */
+	while (off < total) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, 1000) == 0) {
+			stalled = 1;
+			break;
+		}
+		r = (int)send(fd, all + off, total - off, MSG_DONTWAIT);
+		ck_assert_int_gt(r, 0);
+		off += (size_t)r;
+	}
+	ck_assert_msg(stalled, "commisd read %zu bytes of requests while "
+	    "its replies were not read", total);
+	ck_assert_int_eq(commis_stats(c.cl, COMMIS_STATS_JSON, &json),
+	    COMMIS_OK);
+	p = strstr(json, "\"submitted\":");
+	ck_assert_int_lt(atoi(p + strlen("\"submitted\":")), N);
+	free(json);
+	/* Now read and write both ways: every job comes back. */
+	frame_dec_init(&d, 1 << 20);
+	while (got < N) {
+		pfd.fd = fd;
+		pfd.events = POLLIN | (off < total ? POLLOUT : 0);
+		ck_assert_int_gt(poll(&pfd, 1, 30000), 0);
+		if ((pfd.revents & POLLOUT) && off < total) {
+			r = (int)send(fd, all + off, total - off, MSG_DONTWAIT);
+			if (r > 0)
+				off += (size_t)r;
+		}
+		if (pfd.revents & POLLIN) {
+			ck_assert_int_gt(frame_dec_read(&d, fd), 0);
+			while ((r = frame_dec_next(&d, &f)) == 1) {
+				ck_assert_int_eq(f.hdr.type, COMMIS_MSG_RESULT);
+				got++;
+			}
+			ck_assert_int_eq(r, 0);
+		}
+	}
+	frame_dec_free(&d);
+	close(fd);
+	mbuf_free(&m);
+	free(data);
+	ctx_stop(&c);
+}
+END_TEST
+
 Suite *
 sup_suite(void)
 {
@@ -808,6 +897,7 @@ sup_suite(void)
 	tcase_add_test(tc, test_worker_process_setup);
 	tcase_add_test(tc, test_workers_die_with_supervisor);
 	tcase_add_test(tc, test_socket_stale_and_live);
+	tcase_add_test(tc, test_output_backpressure);
 	suite_add_tcase(s, tc);
 	return s;
 }
