@@ -29,6 +29,7 @@ TEST_LIBS  = $(shell pkg-config --libs $(TESTPKGS))
 LIB_SRCS = src/msg.c src/frame.c src/client.c
 # commisd without its main(), so that tests link every other object.
 SUP_SRCS = src/log.c src/config.c src/config_keys.c src/chan.c src/queue.c src/idmap.c \
+	src/job.c src/dispatch.c src/admin.c \
 	src/pool.c src/control.c src/stats.c src/sup.c src/worker.c \
 	src/handlers.c src/builtins.c
 CLI_SRCS = src/cli.c

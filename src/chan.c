@@ -177,21 +177,20 @@ chan_send(struct chan *c, uint8_t type, uint64_t id, const void *p1,
 	return 0;
 }
 
-static void
-chan_read_cb(evutil_socket_t fd, short ev, void *arg)
+/* One read and the frames it completes: 1 if bytes came and it lives. */
+static int
+chan_read(struct chan *c)
 {
-	struct chan	*c = arg;
 	struct frame	 f;
 	ssize_t		 n;
 	int		 r, go = 1;
 
-	c->in_cb++;
 	n = frame_dec_read(&c->dec, c->fd);
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
 		/* Every complete frame was handled after earlier reads. */
 		c->on_error(c, n == 0 ? FRAME_OK : c->dec.err, NULL,
 		    n == 0 ? 0 : errno, c->arg);
-		go = 0;
+		return 0;
 	}
 	while (go && !c->dead) {
 		if ((r = frame_dec_next(&c->dec, &f)) == 0)
@@ -206,6 +205,26 @@ chan_read_cb(evutil_socket_t fd, short ev, void *arg)
 		if (go && c->dec.err != FRAME_OK)
 			go = 0;	/* the owner did not skip */
 	}
+	return n > 0 && go && !c->dead;
+}
+
+static void
+chan_read_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct chan	*c = arg;
+
+	c->in_cb++;
+	chan_read(c);
+	if (--c->in_cb == 0 && c->dead)
+		chan_destroy(c);
+}
+
+void
+chan_drain(struct chan *c)
+{
+	c->in_cb++;
+	while (!c->dead && chan_read(c))
+		;
 	if (--c->in_cb == 0 && c->dead)
 		chan_destroy(c);
 }

@@ -36,6 +36,9 @@ void		 chan_free(struct chan *);
 int		 chan_send(struct chan *, uint8_t type, uint64_t id,
 		    const void *p1, size_t n1, const void *p2, size_t n2);
 void		 chan_skip(struct chan *, const struct frame_hdr *);
+/* Reads and handles everything the peer sent, until EAGAIN or EOF (the
+ * callbacks run as usual; the channel may be freed by them). */
+void		 chan_drain(struct chan *);
 size_t		 chan_pending(const struct chan *);
 int		 chan_fd(const struct chan *);
 

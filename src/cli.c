@@ -31,12 +31,21 @@ struct cli_ctx {
 	char		 sock[108];	/* from the config file */
 };
 
+/* The positional arguments of an operator command (cli_admin). */
+enum cli_arg {
+	CLI_ARG_NONE = 0,
+	CLI_ARG_POOL,		/* a pool name */
+	CLI_ARG_COUNT,		/* a number of workers */
+	CLI_ARG_JOB,		/* a job id */
+};
+
 struct cli_cmd {
 	const char	*name;
 	const char	*args;
 	const char	*help;
 	int		(*exec)(struct cli_ctx *, const struct cli_cmd *, int,
 			    char **);
+	enum cli_arg	 admin[2];	/* cli_admin: what follows the name */
 };
 
 /* A command's option: "--name VALUE" (or "--name=VALUE"), or a flag. */
@@ -48,6 +57,16 @@ struct cli_opt {
 
 static int	cli_submit(struct cli_ctx *, const struct cli_cmd *, int,
 		    char **);
+static int	cli_status(struct cli_ctx *, const struct cli_cmd *, int,
+		    char **);
+static int	cli_wait(struct cli_ctx *, const struct cli_cmd *, int,
+		    char **);
+static int	cli_cancel(struct cli_ctx *, const struct cli_cmd *, int,
+		    char **);
+static int	cli_admin(struct cli_ctx *, const struct cli_cmd *, int,
+		    char **);
+static int	cli_dead(struct cli_ctx *, const struct cli_cmd *, int,
+		    char **);
 static int	cli_stats(struct cli_ctx *, const struct cli_cmd *, int,
 		    char **);
 static int	cli_ping(struct cli_ctx *, const struct cli_cmd *, int,
@@ -56,21 +75,66 @@ static int	cli_help(struct cli_ctx *, const struct cli_cmd *, int,
 		    char **);
 
 static const struct cli_cmd cli_cmds[] = {
-	{ "submit",
-	  "HANDLER [--data STR | --file PATH] [--pool NAME] [--timeout MS] "
-	  "[--priority N]",
-	  "Run a job and write its result bytes to stdout. The input is STR,\n"
-	  "the file (- for stdin), or stdin when neither is given.",
-	  cli_submit },
-	{ "stats", "[--json]",
-	  "Print the supervisor's statistics as a table, or as JSON.",
-	  cli_stats },
-	{ "ping", "[--count N]",
-	  "Check that commisd answers, and print the round trip time.",
-	  cli_ping },
-	{ "help", "[COMMAND]",
-	  "Show this help, or the usage of one command.",
-	  cli_help },
+	{ .name = "submit",
+	  .args = "HANDLER [--data STR | --file PATH] [--pool NAME] "
+	  "[--timeout MS] [--priority N] [--delay MS] [--deadline MS] "
+	  "[--no-wait]",
+	  .help = "Run a job and write its result bytes to stdout. The input "
+	  "is STR,\nthe file (- for stdin), or stdin when neither is given. "
+	  "--delay: start\nno sooner than MS from now; --deadline: expire "
+	  "unless started within MS.\n--no-wait: print the job id instead "
+	  "of waiting (see status, wait).",
+	  .exec = cli_submit },
+	{ .name = "status", .args = "ID",
+	  .help = "Print where job ID is: queued, delayed, running or done, "
+	  "and how it ended.",
+	  .exec = cli_status },
+	{ .name = "wait", .args = "ID [--timeout MS]",
+	  .help = "Wait for job ID to end and write its result bytes to "
+	  "stdout, like submit.\nWith --timeout, give up after MS (the job "
+	  "goes on).",
+	  .exec = cli_wait },
+	{ .name = "cancel", .args = "ID",
+	  .help = "Cancel job ID: a queued or delayed job ends at once, a "
+	  "running one is\nasked to stop, then killed.",
+	  .exec = cli_cancel },
+	{ .name = "reload", .args = "",
+	  .help = "Reload commisd's config file; on errors commisd keeps the "
+	  "old config and\nevery error is printed.",
+	  .exec = cli_admin },
+	{ .name = "scale", .args = "POOL N",
+	  .help = "Run N workers in POOL (until the next reload).",
+	  .exec = cli_admin, .admin = { CLI_ARG_POOL, CLI_ARG_COUNT } },
+	{ .name = "reset", .args = "POOL",
+	  .help = "Bring a failed pool back: start its workers again.",
+	  .exec = cli_admin, .admin = { CLI_ARG_POOL } },
+	{ .name = "dead", .args = "[--json]",
+	  .help = "List the dead-letter list: jobs that crashed or timed out "
+	  "on every attempt.",
+	  .exec = cli_dead },
+	{ .name = "retry", .args = "ID",
+	  .help = "Submit dead-lettered job ID again; prints the new job's "
+	  "id as \"job N\".",
+	  .exec = cli_admin, .admin = { CLI_ARG_JOB } },
+	{ .name = "purge", .args = "",
+	  .help = "Empty the dead-letter list.",
+	  .exec = cli_admin },
+	{ .name = "stats", .args = "[--json]",
+	  .help = "Print the supervisor's statistics as a table, or as JSON.",
+	  .exec = cli_stats },
+	{ .name = "ping", .args = "[--count N]",
+	  .help = "Check that commisd answers, and print the round trip time.",
+	  .exec = cli_ping },
+	{ .name = "help", .args = "[COMMAND]",
+	  .help = "Show this help, or the usage of one command.",
+	  .exec = cli_help },
+};
+
+static const char *const cli_state_names[] = {
+	[COMMIS_JOB_QUEUED] = "queued",
+	[COMMIS_JOB_DELAYED] = "delayed",
+	[COMMIS_JOB_RUNNING] = "running",
+	[COMMIS_JOB_DONE] = "done",
 };
 
 #define CLI_NCMDS	(sizeof cli_cmds / sizeof cli_cmds[0])
@@ -86,14 +150,16 @@ cli_usage(FILE *f)
 	    "($COMMIS_CONFIG overrides that path), else %s.\n\n"
 	    "commands:\n", CLI_CONFIG_DEFAULT, CLI_SOCKET_DEFAULT);
 	for (i = 0; i < CLI_NCMDS; i++)
-		fprintf(f, "  %s %s\n", cli_cmds[i].name, cli_cmds[i].args);
+		fprintf(f, "  %s%s%s\n", cli_cmds[i].name,
+		    cli_cmds[i].args[0] != '\0' ? " " : "", cli_cmds[i].args);
 	fprintf(f, "\nRun \"commis help COMMAND\" for what a command does.\n");
 }
 
 static void
 cli_cmd_usage(FILE *f, const struct cli_cmd *cmd)
 {
-	fprintf(f, "usage: commis %s %s\n", cmd->name, cmd->args);
+	fprintf(f, "usage: commis %s%s%s\n", cmd->name,
+	    cmd->args[0] != '\0' ? " " : "", cmd->args);
 }
 
 static int
@@ -222,6 +288,40 @@ bad:
 	return -1;
 }
 
+/* A job id: plain decimal, 1 or more. */
+static int
+cli_job_id(const struct cli_cmd *cmd, const char *s, uint64_t *id)
+{
+	char			*end;
+	unsigned long long	 v;
+
+	errno = 0;
+	if (s[0] < '0' || s[0] > '9' ||
+	    (v = strtoull(s, &end, 10)) == 0 || errno != 0 || *end != '\0') {
+		cli_usage_error(cmd, "ID: expected a job id (an integer from "
+		    "1): %s", s);
+		return -1;
+	}
+	*id = v;
+	return 0;
+}
+
+/* Exactly one positional argument, a job id, and the options of opts. */
+static int
+cli_job_args(const struct cli_cmd *cmd, int argc, char **argv,
+    const struct cli_opt *opts, uint64_t *id)
+{
+	char	*arg;
+	int	 n;
+
+	if ((n = cli_getopt(cmd, argc, argv, opts, &arg, 1)) != 1) {
+		if (n == 0)
+			cli_usage_error(cmd, "no job id given");
+		return -1;
+	}
+	return cli_job_id(cmd, arg, id);
+}
+
 /* Reads all of fd; the limit is what libcommis would accept. */
 static int
 cli_read_all(int fd, const char *name, uint8_t **buf, size_t *len)
@@ -343,7 +443,12 @@ cli_connect(struct cli_ctx *ctx, commis_client **c)
 static int
 cli_failure(commis_client *c, int rc)
 {
-	fprintf(stderr, "commis: %s\n", commis_client_error(c));
+	const char	*msg = commis_client_error(c);
+	size_t		 n = strlen(msg);
+
+	/* A reload's config errors come as lines: print them whole. */
+	fprintf(stderr, "commis: %s%s", msg,
+	    n > 0 && msg[n - 1] == '\n' ? "" : "\n");
 	switch (rc) {
 	case COMMIS_ERR_INVAL:
 		return EXIT_CLI_USAGE;
@@ -376,7 +481,6 @@ cli_job_report(const struct commis_result *r)
 		[COMMIS_ST_CRASHED] = EXIT_CLI_CRASHED,
 		[COMMIS_ST_CANCELLED] = EXIT_CLI_CANCELLED,
 		[COMMIS_ST_EXPIRED] = EXIT_CLI_CANCELLED,
-		[COMMIS_ST_DEAD] = EXIT_CLI_CANCELLED,
 	};
 	int			 rc;
 
@@ -394,18 +498,47 @@ cli_job_report(const struct commis_result *r)
 	return codes[r->status];
 }
 
+/* A number of milliseconds, if the option was given. */
+static int
+cli_ms(const struct cli_cmd *cmd, const char *name, const char *s,
+    uint32_t *ms)
+{
+	long long	v;
+
+	if (s == NULL)
+		return 0;
+	if (cli_number(cmd, name, s, 0, UINT32_MAX, &v) == -1)
+		return -1;
+	*ms = (uint32_t)v;
+	return 0;
+}
+
+/* What a terminal RESULT, or a failure to get one, means for commis. */
+static int
+cli_outcome(commis_client *c, int rc, const struct commis_result *r)
+{
+	if (rc == COMMIS_OK)
+		return cli_job_report(r);
+	return cli_failure(c, rc);
+}
+
 static int
 cli_submit(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
     char **argv)
 {
 	const char			*data = NULL, *file = NULL, *pool = NULL;
 	const char			*timeout = NULL, *prio = NULL;
+	const char			*delay = NULL, *deadline = NULL;
+	int				 nowait = 0, rc;
 	const struct cli_opt		 opts[] = {
 		{ "--data", &data, NULL },
 		{ "--file", &file, NULL },
 		{ "--pool", &pool, NULL },
 		{ "--timeout", &timeout, NULL },
 		{ "--priority", &prio, NULL },
+		{ "--delay", &delay, NULL },
+		{ "--deadline", &deadline, NULL },
+		{ "--no-wait", NULL, &nowait },
 		{ NULL, NULL, NULL },
 	};
 	struct commis_submit_opts	 so;
@@ -414,8 +547,8 @@ cli_submit(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
 	char				*handler;
 	uint8_t				*in = NULL;
 	size_t				 len = 0;
+	uint64_t			 job;
 	long long			 v;
-	int				 rc;
 
 	if ((rc = cli_getopt(cmd, argc, argv, opts, &handler, 1)) != 1)
 		return rc == 0 ? cli_usage_error(cmd, "no handler given") :
@@ -425,12 +558,10 @@ cli_submit(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
 		    "other");
 	memset(&so, 0, sizeof so);
 	so.pool = pool;
-	if (timeout != NULL) {
-		if (cli_number(cmd, "--timeout", timeout, 0, UINT32_MAX,
-		    &v) == -1)
-			return EXIT_CLI_USAGE;
-		so.timeout_ms = (uint32_t)v;
-	}
+	if (cli_ms(cmd, "--timeout", timeout, &so.timeout_ms) == -1 ||
+	    cli_ms(cmd, "--delay", delay, &so.delay_ms) == -1 ||
+	    cli_ms(cmd, "--deadline", deadline, &so.deadline_ms) == -1)
+		return EXIT_CLI_USAGE;
 	if (prio != NULL) {
 		if (cli_number(cmd, "--priority", prio, INT32_MIN, INT32_MAX,
 		    &v) == -1)
@@ -442,20 +573,217 @@ cli_submit(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
 	if ((rc = cli_connect(ctx, &c)) != EXIT_CLI_OK)
 		goto out;
 
-	rc = commis_submit_wait(c, handler, in, len, &so, &res);
-	if (rc == COMMIS_OK)
-		rc = cli_job_report(&res);
-	else if (rc == COMMIS_ERR_REJECTED) {
-		fprintf(stderr, "commis: rejected: %s: %s\n",
-		    commis_err_name(res.error), res.cause);
-		rc = EXIT_CLI_REJECTED;
-	} else
-		rc = cli_failure(c, rc);
-	commis_result_free(&res);
+	if (nowait) {
+		rc = commis_submit_nowait(c, handler, in, len, &so, &job);
+		if (rc == COMMIS_OK) {
+			printf("%llu\n", (unsigned long long)job);
+			rc = cli_write(NULL, 0);
+		} else
+			rc = cli_failure(c, rc);
+	} else {
+		rc = commis_submit_wait(c, handler, in, len, &so, &res);
+		rc = cli_outcome(c, rc, &res);
+		commis_result_free(&res);
+	}
 	commis_close(c);
 out:
 	free(in);
 	return rc;
+}
+
+static int
+cli_status(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
+    char **argv)
+{
+	const struct cli_opt	 opts[] = { { NULL, NULL, NULL } };
+	struct commis_job_info	 info;
+	commis_client		*c;
+	const char		*state = "unknown";
+	uint64_t		 id;
+	int			 rc;
+
+	if (cli_job_args(cmd, argc, argv, opts, &id) == -1)
+		return EXIT_CLI_USAGE;
+	if ((rc = cli_connect(ctx, &c)) != EXIT_CLI_OK)
+		return rc;
+	if ((rc = commis_status(c, id, &info)) != COMMIS_OK) {
+		rc = cli_failure(c, rc);
+		commis_close(c);
+		return rc;
+	}
+	commis_close(c);
+	if ((size_t)info.state < sizeof cli_state_names /
+	    sizeof cli_state_names[0])
+		state = cli_state_names[info.state];
+	printf("job %llu: %s", (unsigned long long)info.job_id, state);
+	if (info.state == COMMIS_JOB_DONE)
+		printf(" (%s) after", commis_status_name(info.status));
+	else
+		printf(",");
+	printf(" %u attempt%s%s, pool %s, handler %s\n", info.attempts,
+	    info.attempts == 1 ? "" : "s",
+	    info.state == COMMIS_JOB_DONE ? "" : " so far", info.pool,
+	    info.handler);
+	if (info.cause[0] != '\0')
+		printf("cause: %s\n", info.cause);
+	return cli_write(NULL, 0);
+}
+
+static int
+cli_wait(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
+    char **argv)
+{
+	const char		*timeout = NULL;
+	const struct cli_opt	 opts[] = {
+		{ "--timeout", &timeout, NULL },
+		{ NULL, NULL, NULL },
+	};
+	struct commis_result	 res;
+	commis_client		*c;
+	uint64_t		 id;
+	uint32_t		 ms = 0;
+	int			 rc;
+
+	if (cli_job_args(cmd, argc, argv, opts, &id) == -1 ||
+	    cli_ms(cmd, "--timeout", timeout, &ms) == -1)
+		return EXIT_CLI_USAGE;
+	if ((rc = cli_connect(ctx, &c)) != EXIT_CLI_OK)
+		return rc;
+	rc = commis_wait(c, id, ms, &res);
+	if (rc == COMMIS_ERR_REJECTED && res.error == COMMIS_E_TIMEOUT) {
+		/* Not the job's timeout: that one is a RESULT (timedout). */
+		fprintf(stderr, "commis: wait timed out after %u ms; job %llu "
+		    "has not finished\n", ms, (unsigned long long)id);
+		rc = EXIT_CLI_TIMEDOUT;
+	} else
+		rc = cli_outcome(c, rc, &res);
+	commis_result_free(&res);
+	commis_close(c);
+	return rc;
+}
+
+static int
+cli_cancel(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
+    char **argv)
+{
+	const struct cli_opt	 opts[] = { { NULL, NULL, NULL } };
+	commis_client		*c;
+	uint64_t		 id;
+	int			 rc;
+
+	if (cli_job_args(cmd, argc, argv, opts, &id) == -1)
+		return EXIT_CLI_USAGE;
+	if ((rc = cli_connect(ctx, &c)) != EXIT_CLI_OK)
+		return rc;
+	if ((rc = commis_cancel(c, id)) != COMMIS_OK) {
+		rc = cli_failure(c, rc);
+		commis_close(c);
+		return rc;
+	}
+	commis_close(c);
+	/* commis_cancel() does not return commisd's OK text. */
+	printf("job %llu: cancel requested\n", (unsigned long long)id);
+	return cli_write(NULL, 0);
+}
+
+/* Text from commisd, ending with a newline whatever it sent. */
+static int
+cli_print_text(const char *text)
+{
+	size_t	n = strlen(text);
+	int	rc;
+
+	if ((rc = cli_write(text, n)) == EXIT_CLI_OK && n > 0 &&
+	    text[n - 1] != '\n')
+		rc = cli_write("\n", 1);
+	return rc;
+}
+
+/* Sends an operator command and prints commisd's answer. */
+static int
+cli_admin_run(struct cli_ctx *ctx, int argc, const char *const *argv)
+{
+	commis_client	*c;
+	char		*text;
+	int		 rc;
+
+	if ((rc = cli_connect(ctx, &c)) != EXIT_CLI_OK)
+		return rc;
+	if ((rc = commis_admin(c, argc, argv, &text)) != COMMIS_OK) {
+		rc = cli_failure(c, rc);
+		commis_close(c);
+		return rc;
+	}
+	commis_close(c);
+	rc = cli_print_text(text);
+	free(text);
+	return rc;
+}
+
+/* One positional argument of an operator command, checked locally. */
+static int
+cli_admin_arg(const struct cli_cmd *cmd, enum cli_arg kind, const char *s)
+{
+	long long	v;
+	uint64_t	id;
+
+	switch (kind) {
+	case CLI_ARG_POOL:
+		if (s[0] == '\0' || strlen(s) >= COMMIS_NAME_MAX) {
+			cli_usage_error(cmd, "POOL: expected a pool name of "
+			    "1 to %d bytes", COMMIS_NAME_MAX - 1);
+			return -1;
+		}
+		return 0;
+	case CLI_ARG_COUNT:
+		return cli_number(cmd, "N", s, 0, UINT32_MAX, &v);
+	case CLI_ARG_JOB:
+		return cli_job_id(cmd, s, &id);
+	case CLI_ARG_NONE:
+		break;
+	}
+	return 0;
+}
+
+/* reload, scale, reset, retry, purge: the command line is the argv. */
+static int
+cli_admin(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
+    char **argv)
+{
+	const struct cli_opt	 opts[] = { { NULL, NULL, NULL } };
+	const char		*av[3];
+	char			*pos[2];
+	int			 i, n, want = 0;
+
+	while (want < 2 && cmd->admin[want] != CLI_ARG_NONE)
+		want++;
+	if ((n = cli_getopt(cmd, argc, argv, opts, pos, want)) == -1)
+		return EXIT_CLI_USAGE;
+	if (n < want)
+		return cli_usage_error(cmd, "expected %s", cmd->args);
+	av[0] = cmd->name;
+	for (i = 0; i < n; i++) {
+		if (cli_admin_arg(cmd, cmd->admin[i], pos[i]) == -1)
+			return EXIT_CLI_USAGE;
+		av[i + 1] = pos[i];
+	}
+	return cli_admin_run(ctx, n + 1, av);
+}
+
+static int
+cli_dead(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
+    char **argv)
+{
+	int			 json = 0;
+	const struct cli_opt	 opts[] = {
+		{ "--json", NULL, &json },
+		{ NULL, NULL, NULL },
+	};
+	const char *const	 av[] = { "dead", "json" };
+
+	if (cli_getopt(cmd, argc, argv, opts, NULL, 0) != 0)
+		return EXIT_CLI_USAGE;
+	return cli_admin_run(ctx, json ? 2 : 1, av);
 }
 
 static int
@@ -469,7 +797,6 @@ cli_stats(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
 	};
 	commis_client		*c;
 	char			*text;
-	size_t			 n;
 
 	if (cli_getopt(cmd, argc, argv, opts, NULL, 0) != 0)
 		return EXIT_CLI_USAGE;
@@ -483,10 +810,7 @@ cli_stats(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
 		return rc;
 	}
 	commis_close(c);
-	n = strlen(text);
-	if ((rc = cli_write(text, n)) == EXIT_CLI_OK && n > 0 &&
-	    text[n - 1] != '\n')
-		rc = cli_write("\n", 1);
+	rc = cli_print_text(text);
 	free(text);
 	return rc;
 }

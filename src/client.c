@@ -2,9 +2,10 @@
  * libcommis: one control connection to commisd. This module owns the
  * connection's request ids, the decoder for replies, and the queue of
  * results that arrived while the caller was waiting for something else
- * (replies come in any order, and a PING or a submit_wait may be answered
- * after results of earlier asynchronous submits). It knows the control
- * messages of proto.h and nothing of how the supervisor runs jobs.
+ * (replies come in any order: the answer to any blocking call -- PING,
+ * STATS, a submit, STATUS, WAIT, CANCEL_JOB, ADMIN -- may come after
+ * results of earlier asynchronous submits). It knows the control messages
+ * of proto.h and nothing of how the supervisor runs jobs.
  *
  * A library must not take decisions for its host program: no global
  * state, no logging, no exit or abort, no signal handlers (frame_send uses
@@ -35,6 +36,8 @@
 
 /* Largest reply payload accepted: any output a config may allow. */
 #define CLIENT_REPLY_MAX	(COMMIS_PAYLOAD_HARD_MAX + COMMIS_FRAME_OVERHEAD)
+/* libcommis's own bound on an ADMIN argument vector. */
+#define CLIENT_ADMIN_ARGC_MAX	64
 
 /* A result that came in and was not collected yet. */
 struct client_done {
@@ -51,6 +54,8 @@ struct commis_client {
 	size_t			 nqueued;
 	struct frame_dec	 dec;
 	int			 broken;	/* sticky rc, 0 while usable */
+	int			 errcode;	/* enum commis_err of the last
+						   failure if a rejection */
 	char			 errbuf[COMMIS_TEXT_MAX + 256];
 };
 
@@ -58,8 +63,11 @@ struct commis_client {
 struct client_wait {
 	uint64_t		 id;
 	uint8_t			 type;		/* reply type on success */
-	struct commis_result	*res;		/* for RESULT or ERROR */
-	char			**text;		/* for STATS_REPLY */
+	uint64_t		 job;		/* JOB_INFO: the job asked about */
+	struct commis_result	*res;		/* RESULT: also gets an ERROR */
+	char			**text;		/* STATS_REPLY, OK */
+	uint64_t		*job_id;	/* ACCEPTED (NULL: not wanted) */
+	struct commis_job_info	*info;		/* JOB_INFO */
 	int			 done;
 };
 
@@ -70,7 +78,6 @@ static const char *const client_status_names[] = {
 	[COMMIS_ST_CRASHED] = "crashed",
 	[COMMIS_ST_CANCELLED] = "cancelled",
 	[COMMIS_ST_EXPIRED] = "expired",
-	[COMMIS_ST_DEAD] = "dead",
 };
 
 static const char *const client_err_names[] = {
@@ -83,6 +90,11 @@ static const char *const client_err_names[] = {
 	[COMMIS_E_SHUTDOWN] = "shutting down",
 	[COMMIS_E_UNSUPPORTED] = "unsupported",
 	[COMMIS_E_POOL_DOWN] = "pool down",
+	[COMMIS_E_NO_JOB] = "no such job",
+	[COMMIS_E_TIMEOUT] = "wait timed out",
+	[COMMIS_E_BAD_ARGS] = "bad arguments",
+	[COMMIS_E_CONFIG] = "configuration rejected",
+	[COMMIS_E_STATE] = "not possible in this state",
 };
 
 #define NITEMS(a)	(sizeof (a) / sizeof (a)[0])
@@ -149,9 +161,20 @@ client_fail(struct commis_client *c, int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->errbuf, sizeof c->errbuf, fmt, ap);
 	va_end(ap);
+	c->errcode = 0;
 	if (rc == COMMIS_ERR_IO || rc == COMMIS_ERR_PROTO)
 		c->broken = rc;
 	return rc;
+}
+
+/* commisd refused a blocking call: keep its code for the caller. */
+static int
+client_rejected(struct commis_client *c, int code, const char *cause)
+{
+	client_fail(c, COMMIS_ERR_REJECTED, "rejected: %s: %s",
+	    commis_err_name(code), cause);
+	c->errcode = code;
+	return COMMIS_ERR_REJECTED;
 }
 
 int
@@ -230,6 +253,12 @@ commis_client_error(const commis_client *c)
 }
 
 int
+commis_client_errcode(const commis_client *c)
+{
+	return c == NULL ? 0 : c->errcode;
+}
+
+int
 commis_fd(const commis_client *c)
 {
 	return c == NULL ? -1 : c->fd;
@@ -298,7 +327,7 @@ client_decode_result(struct commis_client *c, const struct frame *f,
 	r->attempts = mr_u16(&mr);
 	client_text(&mr, r->cause, sizeof r->cause);
 	p = mr_bytes(&mr, &n);
-	if (mr_end(&mr) == -1 || r->status > COMMIS_ST_DEAD)
+	if (mr_end(&mr) == -1 || r->status > COMMIS_ST_LAST)
 		return client_fail(c, COMMIS_ERR_PROTO,
 		    "malformed RESULT for request %llu",
 		    (unsigned long long)f->hdr.id);
@@ -330,46 +359,110 @@ client_conn_error(struct commis_client *c, const struct frame *f)
 	    commis_err_name(r.error), r.cause);
 }
 
+/* STATS_REPLY and OK: one bytes field, returned NUL-terminated. */
+static int
+client_decode_text(struct commis_client *c, const struct frame *f,
+    char **text)
+{
+	struct mreader	 mr;
+	const uint8_t	*p;
+	size_t		 n;
+
+	mr_init(&mr, f->payload, f->hdr.len);
+	p = mr_bytes(&mr, &n);
+	if (mr_end(&mr) == -1)
+		return client_fail(c, COMMIS_ERR_PROTO, "malformed %s",
+		    f->hdr.type == COMMIS_MSG_OK ? "OK" : "STATS_REPLY");
+	if (text == NULL)
+		return COMMIS_OK;
+	if ((*text = malloc(n + 1)) == NULL)
+		return client_fail(c, COMMIS_ERR_NOMEM,
+		    "no memory for a %zu-byte reply", n);
+	memcpy(*text, p, n);
+	(*text)[n] = '\0';
+	return COMMIS_OK;
+}
+
+/* ACCEPTED: the job id of a SUBMIT with COMMIS_SUBMIT_NOWAIT. */
+static int
+client_decode_accepted(struct commis_client *c, const struct frame *f,
+    uint64_t *job_id)
+{
+	struct mreader	mr;
+	uint64_t	job;
+
+	mr_init(&mr, f->payload, f->hdr.len);
+	job = mr_u64(&mr);
+	if (mr_end(&mr) == -1 || job == 0)
+		return client_fail(c, COMMIS_ERR_PROTO, "malformed ACCEPTED");
+	if (job_id != NULL)
+		*job_id = job;
+	return COMMIS_OK;
+}
+
+/* JOB_INFO, which must be about the job that STATUS asked for. */
+static int
+client_decode_info(struct commis_client *c, const struct frame *f,
+    uint64_t job, struct commis_job_info *info)
+{
+	struct mreader	mr;
+
+	memset(info, 0, sizeof *info);
+	mr_init(&mr, f->payload, f->hdr.len);
+	info->job_id = mr_u64(&mr);
+	info->state = mr_u8(&mr);
+	info->status = mr_u8(&mr);
+	info->attempts = mr_u16(&mr);
+	mr_str(&mr, info->pool, sizeof info->pool);
+	mr_str(&mr, info->handler, sizeof info->handler);
+	client_text(&mr, info->cause, sizeof info->cause);
+	if (mr_end(&mr) == -1 || info->job_id != job ||
+	    info->state > COMMIS_JOB_DONE || info->status > COMMIS_ST_LAST) {
+		memset(info, 0, sizeof *info);
+		return client_fail(c, COMMIS_ERR_PROTO,
+		    "malformed JOB_INFO for job %llu",
+		    (unsigned long long)job);
+	}
+	return COMMIS_OK;
+}
+
 /* The reply a blocking call waits for. */
 static int
 client_reply(struct commis_client *c, const struct frame *f,
     struct client_wait *w)
 {
-	struct commis_result	 r;
-	struct mreader		 mr;
-	const uint8_t		*p;
-	size_t			 n;
-	int			 rc;
+	struct commis_result	r;
+	int			rc;
 
 	w->done = 1;
 	if (w->type == COMMIS_MSG_RESULT && (f->hdr.type == COMMIS_MSG_RESULT ||
-	    f->hdr.type == COMMIS_MSG_ERROR))
-		return client_decode_result(c, f, w->res);
+	    f->hdr.type == COMMIS_MSG_ERROR)) {
+		rc = client_decode_result(c, f, w->res);
+		if (rc == COMMIS_ERR_REJECTED)
+			rc = client_rejected(c, w->res->error, w->res->cause);
+		return rc;
+	}
 	if (f->hdr.type == COMMIS_MSG_ERROR) {
 		if ((rc = client_decode_result(c, f, &r)) != COMMIS_ERR_REJECTED)
 			return rc;
-		return client_fail(c, rc, "rejected: %s: %s",
-		    commis_err_name(r.error), r.cause);
+		return client_rejected(c, r.error, r.cause);
 	}
 	if (f->hdr.type != w->type)
 		return client_fail(c, COMMIS_ERR_PROTO,
 		    "unexpected message type %u for request %llu",
 		    f->hdr.type, (unsigned long long)f->hdr.id);
-	if (w->type == COMMIS_MSG_PONG) {
+	switch (w->type) {
+	case COMMIS_MSG_PONG:
 		if (f->hdr.len != 0)
 			return client_fail(c, COMMIS_ERR_PROTO,
 			    "PONG with a payload");
 		return COMMIS_OK;
+	case COMMIS_MSG_ACCEPTED:
+		return client_decode_accepted(c, f, w->job_id);
+	case COMMIS_MSG_JOB_INFO:
+		return client_decode_info(c, f, w->job, w->info);
 	}
-	mr_init(&mr, f->payload, f->hdr.len);
-	p = mr_bytes(&mr, &n);
-	if (mr_end(&mr) == -1)
-		return client_fail(c, COMMIS_ERR_PROTO, "malformed STATS_REPLY");
-	if ((*w->text = malloc(n + 1)) == NULL)
-		return client_fail(c, COMMIS_ERR_NOMEM, "no memory for stats");
-	memcpy(*w->text, p, n);
-	(*w->text)[n] = '\0';
-	return COMMIS_OK;
+	return client_decode_text(c, f, w->text);
 }
 
 /* A result for an asynchronous submit: queue it for the caller. */
@@ -529,13 +622,17 @@ client_check_name(struct commis_client *c, const char *what, const char *s,
 /* Checks, encodes and sends a SUBMIT; *id gets its request id. */
 static int
 client_submit(struct commis_client *c, const char *handler, const void *data,
-    size_t len, const struct commis_submit_opts *opts, uint64_t *id)
+    size_t len, const struct commis_submit_opts *opts, uint32_t flags,
+    uint64_t *id)
 {
-	struct mbuf	 m;
-	const char	*pool = "";
-	int		 rc;
+	static const struct commis_submit_opts	 none;
+	struct mbuf				 m;
+	const char				*pool = "";
+	int					 rc;
 
-	if (opts != NULL && opts->pool != NULL)
+	if (opts == NULL)
+		opts = &none;
+	if (opts->pool != NULL)
 		pool = opts->pool;
 	if (handler == NULL)
 		return client_fail(c, COMMIS_ERR_INVAL, "no handler name");
@@ -550,8 +647,11 @@ client_submit(struct commis_client *c, const char *handler, const void *data,
 
 	/* The data goes as the frame's second part, never copied. */
 	mbuf_init(&m);
-	mbuf_i32(&m, opts != NULL ? opts->priority : 0);
-	mbuf_u32(&m, opts != NULL ? opts->timeout_ms : 0);
+	mbuf_i32(&m, opts->priority);
+	mbuf_u32(&m, opts->timeout_ms);
+	mbuf_u32(&m, flags);
+	mbuf_u32(&m, opts->delay_ms);
+	mbuf_u32(&m, opts->deadline_ms);
 	mbuf_str(&m, pool);
 	mbuf_str(&m, handler);
 	mbuf_u32(&m, (uint32_t)len);
@@ -577,15 +677,11 @@ commis_submit_wait(commis_client *c, const char *handler, const void *data,
 		return COMMIS_ERR_INVAL;
 	memset(out, 0, sizeof *out);
 	memset(&w, 0, sizeof w);
-	if ((rc = client_submit(c, handler, data, len, opts, &w.id)) != 0)
+	if ((rc = client_submit(c, handler, data, len, opts, 0, &w.id)) != 0)
 		return rc;
 	w.type = COMMIS_MSG_RESULT;
 	w.res = out;
-	rc = client_pump(c, &w, -1);
-	if (rc == COMMIS_ERR_REJECTED)
-		client_fail(c, rc, "rejected: %s: %s",
-		    commis_err_name(out->error), out->cause);
-	return rc;
+	return client_pump(c, &w, -1);
 }
 
 int
@@ -597,7 +693,7 @@ commis_submit_async(commis_client *c, const char *handler, const void *data,
 
 	if (c == NULL)
 		return COMMIS_ERR_INVAL;
-	if ((rc = client_submit(c, handler, data, len, opts, &id)) != 0)
+	if ((rc = client_submit(c, handler, data, len, opts, 0, &id)) != 0)
 		return rc;
 	c->inflight++;
 	if (request_id != NULL)
@@ -662,6 +758,34 @@ commis_wait_result(commis_client *c, int timeout_ms, struct commis_result *out)
 	return COMMIS_OK;
 }
 
+/* Sends a request without data and waits for its reply. */
+static int
+client_call(struct commis_client *c, struct client_wait *w, uint8_t type,
+    const void *p, size_t n)
+{
+	int	rc;
+
+	w->id = c->next_id++;
+	if ((rc = client_send(c, type, w->id, p, n, NULL, 0)) != COMMIS_OK)
+		return rc;
+	return client_pump(c, w, -1);
+}
+
+/* A request that is only a job id, plus the u32 of a WAIT. */
+static int
+client_call_job(struct commis_client *c, struct client_wait *w, uint8_t type,
+    uint64_t job_id, const uint32_t *timeout_ms)
+{
+	uint8_t	b[12];
+
+	if (job_id == 0)
+		return client_fail(c, COMMIS_ERR_INVAL, "job id 0");
+	le64_put(b, job_id);
+	if (timeout_ms != NULL)
+		le32_put(b + 8, *timeout_ms);
+	return client_call(c, w, type, b, timeout_ms != NULL ? 12 : 8);
+}
+
 int
 commis_ping(commis_client *c, uint64_t *rtt_ns)
 {
@@ -672,12 +796,9 @@ commis_ping(commis_client *c, uint64_t *rtt_ns)
 	if (c == NULL)
 		return COMMIS_ERR_INVAL;
 	memset(&w, 0, sizeof w);
-	w.id = c->next_id++;
 	w.type = COMMIS_MSG_PONG;
 	t0 = client_now_ns();
-	if ((rc = client_send(c, COMMIS_MSG_PING, w.id, NULL, 0, NULL, 0)) != 0)
-		return rc;
-	if ((rc = client_pump(c, &w, -1)) != COMMIS_OK)
+	if ((rc = client_call(c, &w, COMMIS_MSG_PING, NULL, 0)) != COMMIS_OK)
 		return rc;
 	if (rtt_ns != NULL)
 		*rtt_ns = client_now_ns() - t0;
@@ -689,7 +810,6 @@ commis_stats(commis_client *c, int format, char **text)
 {
 	struct client_wait	w;
 	uint8_t			fmt;
-	int			rc;
 
 	if (c == NULL || text == NULL)
 		return COMMIS_ERR_INVAL;
@@ -699,10 +819,110 @@ commis_stats(commis_client *c, int format, char **text)
 		    "unknown stats format %d", format);
 	fmt = (uint8_t)format;
 	memset(&w, 0, sizeof w);
-	w.id = c->next_id++;
 	w.type = COMMIS_MSG_STATS_REPLY;
 	w.text = text;
-	if ((rc = client_send(c, COMMIS_MSG_STATS, w.id, &fmt, 1, NULL, 0)) != 0)
+	return client_call(c, &w, COMMIS_MSG_STATS, &fmt, 1);
+}
+
+int
+commis_submit_nowait(commis_client *c, const char *handler, const void *data,
+    size_t len, const struct commis_submit_opts *opts, uint64_t *job_id)
+{
+	struct client_wait	w;
+	int			rc;
+
+	if (c == NULL)
+		return COMMIS_ERR_INVAL;
+	if (job_id != NULL)
+		*job_id = 0;
+	memset(&w, 0, sizeof w);
+	if ((rc = client_submit(c, handler, data, len, opts,
+	    COMMIS_SUBMIT_NOWAIT, &w.id)) != COMMIS_OK)
 		return rc;
+	w.type = COMMIS_MSG_ACCEPTED;
+	w.job_id = job_id;
 	return client_pump(c, &w, -1);
+}
+
+int
+commis_status(commis_client *c, uint64_t job_id, struct commis_job_info *info)
+{
+	struct client_wait	w;
+
+	if (c == NULL || info == NULL)
+		return COMMIS_ERR_INVAL;
+	memset(info, 0, sizeof *info);
+	memset(&w, 0, sizeof w);
+	w.type = COMMIS_MSG_JOB_INFO;
+	w.job = job_id;
+	w.info = info;
+	return client_call_job(c, &w, COMMIS_MSG_STATUS, job_id, NULL);
+}
+
+/* The wait runs out on the commisd side, which answers ERROR TIMEOUT; the
+ * client itself waits without a limit so that the answer is never lost. */
+int
+commis_wait(commis_client *c, uint64_t job_id, uint32_t timeout_ms,
+    struct commis_result *out)
+{
+	struct client_wait	w;
+
+	if (c == NULL || out == NULL)
+		return COMMIS_ERR_INVAL;
+	memset(out, 0, sizeof *out);
+	memset(&w, 0, sizeof w);
+	w.type = COMMIS_MSG_RESULT;
+	w.res = out;
+	return client_call_job(c, &w, COMMIS_MSG_WAIT, job_id, &timeout_ms);
+}
+
+int
+commis_cancel(commis_client *c, uint64_t job_id)
+{
+	struct client_wait	w;
+
+	if (c == NULL)
+		return COMMIS_ERR_INVAL;
+	memset(&w, 0, sizeof w);
+	w.type = COMMIS_MSG_OK;		/* the text is checked, not kept */
+	return client_call_job(c, &w, COMMIS_MSG_CANCEL_JOB, job_id, NULL);
+}
+
+int
+commis_admin(commis_client *c, int argc, const char *const *argv, char **text)
+{
+	struct client_wait	w;
+	struct mbuf		m;
+	int			i, rc;
+
+	if (c == NULL || text == NULL)
+		return COMMIS_ERR_INVAL;
+	*text = NULL;
+	if (argc < 1 || argc > CLIENT_ADMIN_ARGC_MAX || argv == NULL)
+		return client_fail(c, COMMIS_ERR_INVAL,
+		    "admin command needs 1 to %d arguments",
+		    CLIENT_ADMIN_ARGC_MAX);
+	for (i = 0; i < argc; i++) {
+		if (argv[i] == NULL || (i == 0 && argv[i][0] == '\0'))
+			return client_fail(c, COMMIS_ERR_INVAL,
+			    "admin argument %d missing", i);
+		if (strlen(argv[i]) > COMMIS_TEXT_MAX - 1)
+			return client_fail(c, COMMIS_ERR_INVAL,
+			    "admin argument %d longer than %d bytes", i,
+			    COMMIS_TEXT_MAX - 1);
+	}
+	mbuf_init(&m);
+	mbuf_u32(&m, (uint32_t)argc);
+	for (i = 0; i < argc; i++)
+		mbuf_str(&m, argv[i]);
+	if (m.err) {
+		mbuf_free(&m);
+		return client_fail(c, COMMIS_ERR_NOMEM, "out of memory");
+	}
+	memset(&w, 0, sizeof w);
+	w.type = COMMIS_MSG_OK;
+	w.text = text;
+	rc = client_call(c, &w, COMMIS_MSG_ADMIN, m.data, m.len);
+	mbuf_free(&m);
+	return rc;
 }

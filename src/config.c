@@ -468,33 +468,117 @@ config_strlist(struct cload *l, const struct config_key *k,
 	return rv;
 }
 
+/* Index of a pool key in config_pool_keys (and so in a pool's cseen). */
+static size_t
+pool_key(const char *name)
+{
+	size_t	idx = 0;
+
+	if (config_key_find(config_pool_keys, config_npool_keys, name,
+	    &idx) == NULL)
+		fatalx("config: no pool key %s", name);
+	return idx;
+}
+
+/* Where to report a rule about two keys: the first given, else the pool. */
+static const yaml_mark_t *
+pool_mark(const struct cseen *a, const struct cseen *b,
+    const struct cnode *item)
+{
+	if (a->value != NULL)
+		return &a->value->mark;
+	if (b->value != NULL)
+		return &b->value->mark;
+	return &item->mark;
+}
+
+/*
+ * The checks across keys, once every key of the pool is set. A rule is
+ * checked only when none of its keys was reported already.
+ */
+static void
+config_pool_rules(struct cload *l, struct pool_config *pc,
+    const struct cseen *seen, const struct cnode *item)
+{
+	const struct cseen	*rd, *rdm, *mode, *w, *minw, *maxw, *mins,
+				*maxs;
+	int			 workers_ok;
+
+#define BAD(s)	((s)->key != NULL && !(s)->ok)
+	rd = &seen[pool_key("restart_delay_ms")];
+	rdm = &seen[pool_key("restart_delay_max_ms")];
+	mode = &seen[pool_key("mode")];
+	w = &seen[pool_key("workers")];
+	minw = &seen[pool_key("min_workers")];
+	maxw = &seen[pool_key("max_workers")];
+	mins = &seen[pool_key("min_spare")];
+	maxs = &seen[pool_key("max_spare")];
+
+	if (!BAD(rd) && !BAD(rdm) &&
+	    pc->restart_delay_max_ms < pc->restart_delay_ms)
+		cerr_add(&l->err, pool_mark(rdm, rd, item),
+		    "restart_delay_max_ms: %u is less than restart_delay_ms %u",
+		    pc->restart_delay_max_ms, pc->restart_delay_ms);
+
+	/* Checked in every mode, though static ignores these keys. */
+	workers_ok = !BAD(minw) && !BAD(maxw);
+	if (workers_ok && pc->min_workers > pc->max_workers) {
+		workers_ok = 0;
+		if (maxw->value != NULL)
+			cerr_add(&l->err, &maxw->value->mark, "max_workers: %u "
+			    "is less than min_workers %u", pc->max_workers,
+			    pc->min_workers);
+		else
+			cerr_add(&l->err, pool_mark(minw, maxw, item),
+			    "min_workers: %u is more than max_workers %u "
+			    "(the default: online CPUs)", pc->min_workers,
+			    pc->max_workers);
+	}
+	if (!BAD(mins) && !BAD(maxs) && pc->min_spare > pc->max_spare) {
+		if (maxs->value != NULL)
+			cerr_add(&l->err, &maxs->value->mark, "max_spare: %u "
+			    "is less than min_spare %u", pc->max_spare,
+			    pc->min_spare);
+		else
+			cerr_add(&l->err, pool_mark(mins, maxs, item),
+			    "min_spare: %u is more than max_spare %u",
+			    pc->min_spare, pc->max_spare);
+	}
+
+	/*
+	 * Dynamic starts with workers, which must be within min..max; the
+	 * default (online CPUs) is brought into the range silently.
+	 */
+	if (BAD(mode) || pc->mode != POOL_MODE_DYNAMIC || BAD(w) ||
+	    !workers_ok)
+		return;
+	if (w->value == NULL) {
+		if (pc->workers < pc->min_workers)
+			pc->workers = pc->min_workers;
+		if (pc->workers > pc->max_workers)
+			pc->workers = pc->max_workers;
+	} else if (pc->workers < pc->min_workers ||
+	    pc->workers > pc->max_workers)
+		cerr_add(&l->err, &w->value->mark, "workers: %u is not within "
+		    "min_workers %u and max_workers %u%s", pc->workers,
+		    pc->min_workers, pc->max_workers, maxw->value == NULL ?
+		    " (the default: online CPUs)" : "");
+#undef BAD
+}
+
 /* One item of pools: its keys, then the checks across keys. */
 static void
 config_pool_one(struct cload *l, struct pool_config *pc,
     const struct cnode *item, const struct cnode **name)
 {
 	struct cseen	 seen[CONFIG_KEYS_MAX];
-	size_t		 ni, ri, rmi;
-	const struct cnode *at;
+	size_t		 ni = pool_key("name");
 
 	memset(seen, 0, sizeof seen);
 	config_walk(l, config_pool_keys, config_npool_keys, item, pc, seen);
-	config_key_find(config_pool_keys, config_npool_keys, "name", &ni);
-	config_key_find(config_pool_keys, config_npool_keys,
-	    "restart_delay_ms", &ri);
-	config_key_find(config_pool_keys, config_npool_keys,
-	    "restart_delay_max_ms", &rmi);
 	if (seen[ni].ok)
 		*name = seen[ni].value;
-	if ((seen[ri].key != NULL && !seen[ri].ok) ||
-	    (seen[rmi].key != NULL && !seen[rmi].ok) ||
-	    pc->restart_delay_max_ms >= pc->restart_delay_ms)
-		return;
-	at = seen[rmi].value ? seen[rmi].value :
-	    seen[ri].value ? seen[ri].value : item;
-	cerr_add(&l->err, &at->mark, "restart_delay_max_ms: %u is less than "
-	    "restart_delay_ms %u", pc->restart_delay_max_ms,
-	    pc->restart_delay_ms);
+	config_pool_rules(l, pc, seen, item);
 }
 
 struct pname {

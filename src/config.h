@@ -18,18 +18,41 @@ enum isolation {
 	ISOLATION_THREAD,
 };
 
+/* How a pool sizes itself (PHP-FPM's pm). */
+enum pool_mode {
+	POOL_MODE_STATIC = 0,	/* workers, always */
+	POOL_MODE_DYNAMIC,	/* min..max_workers, min..max_spare idle */
+	POOL_MODE_ONDEMAND,	/* 0..max_workers, idle ones stop */
+};
+
 struct pool_config {
 	char		 name[COMMIS_NAME_MAX];
-	unsigned	 workers;		/* resolved; default online CPUs */
+	enum pool_mode	 mode;
+	unsigned	 workers;		/* resolved; default online CPUs;
+						   dynamic: within min..max */
+	uint32_t	 min_workers;		/* dynamic */
+	uint32_t	 max_workers;		/* dynamic, ondemand; resolved */
+	uint32_t	 min_spare;		/* dynamic: idle workers */
+	uint32_t	 max_spare;
+	uint32_t	 idle_timeout_ms;	/* ondemand: idle worker stops */
+	uint32_t	 spawn_rate;		/* forks per second, at most */
 	enum isolation	 isolation;
-	uint32_t	 timeout_ms;		/* 0: none */
-	uint32_t	 kill_grace_ms;		/* SIGTERM -> SIGKILL */
+	uint32_t	 timeout_ms;		/* 0: none; soft, then SIGKILL */
+	uint32_t	 kill_grace_ms;		/* soft stop -> SIGKILL */
 	uint32_t	 max_attempts;
 	uint32_t	 queue_max;
+	uint32_t	 queue_timeout_ms;	/* 0: none; not started: expires */
+	uint32_t	 max_jobs;		/* 0: none; then the worker retires */
+	uint32_t	 max_jobs_jitter;	/* + random 0..this per worker */
+	uint64_t	 max_rss;		/* bytes; 0: none */
+	uint32_t	 max_lifetime_ms;	/* 0: none; replaced when idle */
+	uint32_t	 prefetch;		/* jobs sent ahead to a busy worker */
 	int		 nice;			/* worker CPU priority */
 	int		 sched_batch;		/* SCHED_BATCH for workers */
 	uint32_t	 restart_delay_ms;	/* first restart backoff */
 	uint32_t	 restart_delay_max_ms;	/* backoff cap */
+	uint32_t	 restart_intensity;	/* > this restarts ... */
+	uint32_t	 restart_period_ms;	/* ... within this: pool failed */
 	char		**modules;		/* handler .so paths */
 	size_t		 nmodules;
 };
@@ -40,6 +63,10 @@ struct config {
 	mode_t			 socket_mode;
 	enum log_level		 log_level;
 	uint32_t		 max_payload;
+	uint32_t		 result_ttl_ms;	/* finished job's result kept */
+	uint32_t		 result_max_bytes; /* all kept results */
+	uint32_t		 dead_max;	/* dead-letter list length */
+	uint32_t		 shutdown_timeout_ms; /* SIGTERM: drain time */
 	struct pool_config	*pools;
 	size_t			 npools;
 };

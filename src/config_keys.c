@@ -39,6 +39,25 @@ const struct config_key config_top_keys[] = {
 	  .help = "Largest inline payload in bytes that a client may submit "
 	  "or a handler may return. A plain integer, or with a suffix "
 	  "`K`, `M` or `G` (powers of 1024): `512K`, `4M`." },
+	{ .name = "result_ttl_ms", .type = CT_U32, TOP(result_ttl_ms),
+	  .min = 0, .max = 86400000, .def = "300000",
+	  .help = "Milliseconds a finished job's result (status, output and "
+	  "cause) is kept for `commis status` and `commis wait`; 0 keeps "
+	  "none." },
+	{ .name = "result_max_bytes", .type = CT_SIZE, TOP(result_max_bytes),
+	  .min = 0, .max = 1LL << 30, .def = "64M",
+	  .help = "Total bytes of kept results (output and cause); beyond it "
+	  "the oldest results are dropped first, before their "
+	  "`result_ttl_ms`." },
+	{ .name = "dead_max", .type = CT_U32, TOP(dead_max),
+	  .min = 0, .max = 1000000, .def = "1000",
+	  .help = "Jobs kept in the dead-letter list (jobs that ended "
+	  "`crashed` or `timedout`, see `commis dead`); beyond it the "
+	  "oldest are dropped." },
+	{ .name = "shutdown_timeout_ms", .type = CT_U32,
+	  TOP(shutdown_timeout_ms), .min = 0, .max = 3600000, .def = "30000",
+	  .help = "On SIGTERM, milliseconds that queued and running jobs may "
+	  "take to finish before the workers are killed." },
 	{ .name = "pools", .type = CT_POOLS,
 	  .def_doc = "one pool `default`",
 	  .help = "The worker pools, a list of mappings with the pool keys "
@@ -52,21 +71,60 @@ const struct config_key config_pool_keys[] = {
 	{ .name = "name", .type = CT_NAME, POOL(name), .required = 1,
 	  .help = "Name of the pool, as in `commis submit --pool NAME`. "
 	  "Unique across pools." },
+	{ .name = "mode", .type = CT_POOLMODE, POOL(mode), .def = "static",
+	  .help = "How the pool sizes itself, like PHP-FPM's `pm`. "
+	  "`static`: `workers` processes, always. `dynamic`: between "
+	  "`min_workers` and `max_workers`, forking or stopping workers to "
+	  "keep between `min_spare` and `max_spare` of them idle; it starts "
+	  "with `workers`. `ondemand`: no worker until jobs arrive, then up "
+	  "to `max_workers`; a worker idle for `idle_timeout_ms` stops." },
 	{ .name = "workers", .type = CT_UNSIGNED, POOL(workers),
 	  .min = 1, .max = POOL_WORKERS_MAX, .def_doc = "online CPUs",
-	  .help = "Number of workers." },
+	  .help = "Number of workers in `static` mode. In `dynamic` mode the "
+	  "number started with, which must be within `min_workers` and "
+	  "`max_workers`; when omitted, online CPUs brought into that range. "
+	  "Ignored in `ondemand` mode." },
+	{ .name = "min_workers", .type = CT_U32, POOL(min_workers),
+	  .min = 0, .max = POOL_WORKERS_MAX, .def = "0",
+	  .help = "`dynamic` mode: workers kept even when idle. At most "
+	  "`max_workers`. Ignored in `static` and `ondemand` modes." },
+	{ .name = "max_workers", .type = CT_U32, POOL(max_workers),
+	  .min = 1, .max = POOL_WORKERS_MAX, .def_doc = "online CPUs",
+	  .help = "`dynamic` and `ondemand` modes: most workers at once. "
+	  "Ignored in `static` mode." },
+	{ .name = "min_spare", .type = CT_U32, POOL(min_spare),
+	  .min = 0, .max = POOL_WORKERS_MAX, .def = "1",
+	  .help = "`dynamic` mode: fewest idle workers; with fewer, workers "
+	  "are forked, up to `max_workers`. At most `max_spare`. Ignored in "
+	  "`static` and `ondemand` modes." },
+	{ .name = "max_spare", .type = CT_U32, POOL(max_spare),
+	  .min = 0, .max = POOL_WORKERS_MAX, .def = "2",
+	  .help = "`dynamic` mode: most idle workers; with more, idle workers "
+	  "are stopped, down to `min_workers`. Ignored in `static` and "
+	  "`ondemand` modes." },
+	{ .name = "idle_timeout_ms", .type = CT_U32, POOL(idle_timeout_ms),
+	  .min = 100, .max = 86400000, .def = "10000",
+	  .help = "`ondemand` mode: milliseconds after which an idle worker "
+	  "stops. Ignored in `static` and `dynamic` modes." },
+	{ .name = "spawn_rate", .type = CT_U32, POOL(spawn_rate),
+	  .min = 1, .max = 10000, .def = "32",
+	  .help = "Forks per second at most in this pool: when a `dynamic` "
+	  "or `ondemand` pool grows, and when workers are restarted in any "
+	  "mode." },
 	{ .name = "isolation", .type = CT_ISOLATION, POOL(isolation),
 	  .def = "process",
 	  .help = "`process`: each worker is a forked process. `thread` "
 	  "(workers as threads of one host process) is not supported yet." },
 	{ .name = "timeout_ms", .type = CT_U32, POOL(timeout_ms),
 	  .min = 0, .max = 86400000, .def = "0",
-	  .help = "Hard timeout of one attempt of a job, in milliseconds; "
-	  "0 means no timeout." },
+	  .help = "Timeout of one attempt of a job, in milliseconds. At "
+	  "timeout_ms the handler is asked to stop (cancelled() returns "
+	  "non-zero); a worker still running the job kill_grace_ms later is "
+	  "killed with SIGKILL. 0 means no timeout." },
 	{ .name = "kill_grace_ms", .type = CT_U32, POOL(kill_grace_ms),
 	  .min = 10, .max = 600000, .def = "2000",
-	  .help = "Milliseconds between SIGTERM and SIGKILL when a worker "
-	  "is stopped." },
+	  .help = "Milliseconds between the soft timeout or cancel request "
+	  "and SIGKILL." },
 	{ .name = "max_attempts", .type = CT_U32, POOL(max_attempts),
 	  .min = 1, .max = 100, .def = "3",
 	  .help = "Attempts a job gets when its worker crashes or times out; "
@@ -76,6 +134,36 @@ const struct config_key config_pool_keys[] = {
 	  .min = 1, .max = 10000000, .def = "100000",
 	  .help = "Jobs waiting in the pool's queue before new submissions "
 	  "are refused." },
+	{ .name = "queue_timeout_ms", .type = CT_U32, POOL(queue_timeout_ms),
+	  .min = 0, .max = 86400000, .def = "0",
+	  .help = "A job not started within this many milliseconds of its "
+	  "submission ends as `expired`; 0 means never. A deadline given "
+	  "with the job overrides it." },
+	{ .name = "max_jobs", .type = CT_U32, POOL(max_jobs),
+	  .min = 0, .max = 100000000, .def = "0",
+	  .help = "Jobs after which a worker retires and is replaced; 0 means "
+	  "no limit." },
+	{ .name = "max_jobs_jitter", .type = CT_U32, POOL(max_jobs_jitter),
+	  .min = 0, .max = 100000000, .def = "0",
+	  .help = "Each worker's limit is `max_jobs` plus a random number of "
+	  "jobs up to this, so that workers do not all retire together (like "
+	  "gunicorn's `max_requests_jitter`). Ignored when `max_jobs` is 0." },
+	{ .name = "max_rss", .type = CT_SIZE, POOL(max_rss),
+	  .min = 0, .max = 64LL << 30, .def = "0",
+	  .help = "Resident memory limit of a worker in bytes; 0 means no "
+	  "limit. A worker above it after a job is replaced; a worker above "
+	  "it while running a job is killed, and that counts as one of the "
+	  "job's attempts." },
+	{ .name = "max_lifetime_ms", .type = CT_U32, POOL(max_lifetime_ms),
+	  .min = 0, .max = 604800000, .def = "0",
+	  .help = "Milliseconds after which a worker is replaced, once idle; "
+	  "0 means no limit." },
+	{ .name = "prefetch", .type = CT_U32, POOL(prefetch),
+	  .min = 0, .max = 64, .def = "0",
+	  .help = "Jobs sent ahead to a busy worker, so that short jobs do not "
+	  "each wait for a round trip. A prefetched job not yet started is "
+	  "taken back when its worker dies, stalls while other workers are "
+	  "idle, or is stopped as the pool shrinks." },
 	{ .name = "nice", .type = CT_INT, POOL(nice),
 	  .min = 0, .max = 19, .def = "5",
 	  .help = "Nice level of the workers, relative to the supervisor." },
@@ -90,6 +178,17 @@ const struct config_key config_pool_keys[] = {
 	{ .name = "restart_delay_max_ms", .type = CT_U32,
 	  POOL(restart_delay_max_ms), .min = 0, .max = 600000, .def = "5000",
 	  .help = "Cap of the restart delay; at least restart_delay_ms." },
+	{ .name = "restart_intensity", .type = CT_U32,
+	  POOL(restart_intensity), .min = 1, .max = 100000, .def = "10",
+	  .help = "More than this many worker restarts within "
+	  "`restart_period_ms` put the pool in the `failed` state, as "
+	  "Erlang/OTP's supervisor intensity: no more forks and its jobs "
+	  "refused until `commis reset POOL`. Workers that died running a "
+	  "job do not count: they count against the job's attempts." },
+	{ .name = "restart_period_ms", .type = CT_U32,
+	  POOL(restart_period_ms), .min = 100, .max = 86400000,
+	  .def = "60000",
+	  .help = "The window of `restart_intensity`, in milliseconds." },
 	{ .name = "modules", .type = CT_STRLIST, POOL(modules),
 	  .off_n = offsetof(struct pool_config, nmodules), .def_doc = "`[]`",
 	  .help = "Paths of handler modules (`.so`) loaded before the "
@@ -104,8 +203,13 @@ static const char config_example[] =
     "socket_mode: 0660\n"
     "log_level: info\n"
     "max_payload: 4M\n"
+    "result_ttl_ms: 300000\n"
+    "result_max_bytes: 64M\n"
+    "dead_max: 1000\n"
+    "shutdown_timeout_ms: 30000\n"
     "pools:\n"
     "  - name: default\n"
+    "    mode: static\n"
     "    workers: 4\n"
     "    isolation: process\n"
     "    timeout_ms: 60000\n"
@@ -116,9 +220,19 @@ static const char config_example[] =
     "    sched_batch: true\n"
     "    restart_delay_ms: 100\n"
     "    restart_delay_max_ms: 5000\n"
+    "    restart_intensity: 10\n"
+    "    restart_period_ms: 60000\n"
     "  - name: images\n"
+    "    mode: dynamic\n"
     "    workers: 2\n"
+    "    min_workers: 1\n"
+    "    max_workers: 8\n"
+    "    min_spare: 1\n"
+    "    max_spare: 2\n"
     "    timeout_ms: 300000\n"
+    "    max_jobs: 1000\n"
+    "    max_jobs_jitter: 100\n"
+    "    max_rss: 1G\n"
     "    nice: 10\n"
     "    modules:\n"
     "      - /usr/local/lib/commis/resize.so\n";
@@ -253,6 +367,9 @@ range_str(const struct config_key *k, char *buf, size_t sz)
 	case CT_ISOLATION:
 		snprintf(buf, sz, "process (thread: not yet)");
 		break;
+	case CT_POOLMODE:
+		snprintf(buf, sz, "static, dynamic, ondemand");
+		break;
 	case CT_STRLIST:
 		snprintf(buf, sz, "any number");
 		break;
@@ -333,8 +450,13 @@ set_number(const struct config_key *k, const char *s, char *field,
 		return -1;
 	}
 	switch (k->type) {
-	case CT_U32:
 	case CT_SIZE:
+		if (k->size == sizeof(uint64_t))
+			*(uint64_t *)field = (uint64_t)n;
+		else
+			*(uint32_t *)field = (uint32_t)n;
+		break;
+	case CT_U32:
 		*(uint32_t *)field = (uint32_t)n;
 		break;
 	case CT_UNSIGNED:
@@ -381,6 +503,11 @@ set_word(const struct config_key *k, const char *s, char *field,
 {
 	static const char *const yes[] = { "true", "yes", "on" };
 	static const char *const no[] = { "false", "no", "off" };
+	static const char *const modes[] = {
+		[POOL_MODE_STATIC] = "static",
+		[POOL_MODE_DYNAMIC] = "dynamic",
+		[POOL_MODE_ONDEMAND] = "ondemand",
+	};
 	enum log_level	lvl;
 	char		q[64], r[64];
 	size_t		i;
@@ -401,7 +528,15 @@ set_word(const struct config_key *k, const char *s, char *field,
 			return 0;
 		}
 		break;
-	default:
+	case CT_POOLMODE:
+		for (i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+			if (strcmp(s, modes[i]) == 0) {
+				*(enum pool_mode *)field = (enum pool_mode)i;
+				return 0;
+			}
+		}
+		break;
+	case CT_ISOLATION:
 		if (strcmp(s, "process") == 0) {
 			*(enum isolation *)field = ISOLATION_PROCESS;
 			return 0;
@@ -411,6 +546,8 @@ set_word(const struct config_key *k, const char *s, char *field,
 			    k->name);
 			return -1;
 		}
+		break;
+	default:
 		break;
 	}
 	snprintf(err, errlen, "%s: expected %s, got \"%s\"", k->name,
@@ -444,6 +581,7 @@ config_key_set(const struct config_key *k, const struct config_scalar *v,
 	case CT_BOOL:
 	case CT_LEVEL:
 	case CT_ISOLATION:
+	case CT_POOLMODE:
 		return set_word(k, v->s, field, err, errlen);
 	case CT_U32:
 	case CT_UNSIGNED:
@@ -493,7 +631,9 @@ config_pool_init(struct pool_config *pc)
 		ncpu = 1;
 	if (ncpu > POOL_WORKERS_MAX)
 		ncpu = POOL_WORKERS_MAX;
+	/* The loader clamps workers into min..max_workers in dynamic mode. */
 	pc->workers = (unsigned)ncpu;
+	pc->max_workers = (uint32_t)ncpu;
 }
 
 static const char *const config_type_names[] = {
@@ -501,6 +641,7 @@ static const char *const config_type_names[] = {
 	[CT_U32] = "integer", [CT_UNSIGNED] = "integer",
 	[CT_INT] = "integer", [CT_SIZE] = "size", [CT_MODE] = "octal mode",
 	[CT_BOOL] = "boolean", [CT_LEVEL] = "enum", [CT_ISOLATION] = "enum",
+	[CT_POOLMODE] = "enum",
 	[CT_STRLIST] = "list of strings", [CT_POOLS] = "list of mappings",
 };
 
@@ -535,9 +676,11 @@ config_doc(FILE *f)
 	    "src/config_keys.c\n"
 	    "     (`make config-doc`). Edit the tables, not this file. -->\n\n"
 	    "commisd reads one YAML file: `commisd -c FILE` runs with it and\n"
-	    "`commisd -t -c FILE` only checks it. A file with any error is\n"
-	    "rejected as a whole. (Reloading on SIGHUP is not supported yet:\n"
-	    "the signal is logged and ignored.)\n\n"
+	    "`commisd -t -c FILE` only checks it; commisd does not start\n"
+	    "with a file that has any error. On SIGHUP or `commis reload`\n"
+	    "the file is read again; a file with any error is rejected as a\n"
+	    "whole and the running configuration stays (every error is\n"
+	    "reported to the caller and the log).\n\n"
 	    "Every problem is reported, one per line, as\n"
 	    "`file:line:column: message`: unknown or duplicate keys, values "
 	    "of the\nwrong type or out of range, missing or duplicate pool "

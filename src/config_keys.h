@@ -24,11 +24,13 @@ enum config_type {
 	CT_U32,			/* uint32_t, decimal */
 	CT_UNSIGNED,		/* unsigned, decimal */
 	CT_INT,			/* int, decimal */
-	CT_SIZE,		/* uint32_t, decimal with K/M/G */
+	CT_SIZE,		/* uint32_t or uint64_t (by size), decimal
+				   with K/M/G */
 	CT_MODE,		/* mode_t, octal */
 	CT_BOOL,		/* int */
 	CT_LEVEL,		/* enum log_level */
 	CT_ISOLATION,		/* enum isolation */
+	CT_POOLMODE,		/* enum pool_mode */
 	CT_STRLIST,		/* char ** at off, size_t count at off_n */
 	CT_POOLS,		/* struct config's pools */
 };

@@ -6,9 +6,8 @@
  * module validates requests and builds replies; what a job does once
  * accepted is the supervisor's and the pools' business.
  *
- * A client that disconnects: its queued jobs end as cancelled (nobody is
- * left to take the result, and the CPU is better spent on others), its
- * running jobs run to completion and their results are dropped.
+ * Clients wait for results through waiters (job.c) that name their
+ * connection; when a connection closes, job_conn_gone() forgets them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,9 +21,12 @@
 
 #include <event2/buffer.h>
 
+#include "admin.h"
 #include "chan.h"
 #include "control.h"
 #include "handlers.h"
+#include "idmap.h"
+#include "job.h"
 #include "log.h"
 #include "msg.h"
 #include "pool.h"
@@ -35,7 +37,7 @@ struct conn {
 	uint64_t		 id;
 	struct control		*ctl;
 	struct chan		*chan;
-	struct job_list		 jobs;
+	struct waiter_list	 waiters;	/* job results it waits for */
 };
 
 struct control {
@@ -58,11 +60,19 @@ struct control_cmd {
 static void	control_ping(struct conn *, struct frame *);
 static void	control_submit(struct conn *, struct frame *);
 static void	control_stats_cmd(struct conn *, struct frame *);
+static void	control_status(struct conn *, struct frame *);
+static void	control_wait(struct conn *, struct frame *);
+static void	control_cancel(struct conn *, struct frame *);
+static void	control_admin(struct conn *, struct frame *);
 
 static const struct control_cmd control_cmds[] = {
 	{ COMMIS_MSG_PING, "ping", control_ping },
 	{ COMMIS_MSG_SUBMIT, "submit", control_submit },
 	{ COMMIS_MSG_STATS, "stats", control_stats_cmd },
+	{ COMMIS_MSG_STATUS, "status", control_status },
+	{ COMMIS_MSG_WAIT, "wait", control_wait },
+	{ COMMIS_MSG_CANCEL_JOB, "cancel", control_cancel },
+	{ COMMIS_MSG_ADMIN, "admin", control_admin },
 };
 
 static void
@@ -78,22 +88,25 @@ control_error(struct conn *c, uint64_t id, uint32_t code, const char *msg)
 	mbuf_free(&m);
 }
 
+/* A reply that is one length-prefixed text: OK, STATS_REPLY. */
+static void
+control_text(struct conn *c, uint8_t type, uint64_t id, const void *p,
+    size_t len)
+{
+	struct mbuf	m;
+
+	mbuf_init(&m);
+	mbuf_u32(&m, (uint32_t)len);
+	if (!m.err)
+		chan_send(c->chan, type, id, m.data, m.len, p, len);
+	mbuf_free(&m);
+}
+
 static void
 control_conn_free(struct conn *c)
 {
-	struct supervisor	*sup = c->ctl->sup;
-	struct job		*job;
-
 	idmap_del(&c->ctl->conns, c->id);
-	while ((job = TAILQ_FIRST(&c->jobs)) != NULL) {
-		TAILQ_REMOVE(&c->jobs, job, conn_entry);
-		job->conn_id = 0;
-		if (job->state == JOB_QUEUED) {
-			pool_unqueue(job->pool, job);
-			sup_job_finish(sup, job, COMMIS_ST_CANCELLED,
-			    "client disconnected", NULL, 0);
-		}
-	}
+	job_conn_gone(c->ctl->sup->jobs, &c->waiters);
 	chan_free(c->chan);
 	free(c);
 }
@@ -174,7 +187,7 @@ control_accept(evutil_socket_t lfd, short ev, void *arg)
 	}
 	c->id = ++ctl->next_id;
 	c->ctl = ctl;
-	TAILQ_INIT(&c->jobs);
+	LIST_INIT(&c->waiters);
 	c->chan = chan_new(ctl->sup->base, fd,
 	    ctl->sup->cfg->max_payload + COMMIS_FRAME_OVERHEAD,
 	    control_frame, control_conn_error, c);
@@ -206,7 +219,6 @@ control_stats_cmd(struct conn *c, struct frame *f)
 {
 	struct evbuffer	*eb;
 	struct mreader	 r;
-	struct mbuf	 m;
 	uint8_t		 fmt;
 
 	mr_init(&r, f->payload, f->hdr.len);
@@ -221,13 +233,60 @@ control_stats_cmd(struct conn *c, struct frame *f)
 		stats_json(c->ctl->sup, eb);
 	else
 		stats_text(c->ctl->sup, eb);
-	mbuf_init(&m);
-	mbuf_u32(&m, (uint32_t)evbuffer_get_length(eb));
-	if (!m.err)
-		chan_send(c->chan, COMMIS_MSG_STATS_REPLY, f->hdr.id, m.data,
-		    m.len, evbuffer_pullup(eb, -1), evbuffer_get_length(eb));
-	mbuf_free(&m);
+	control_text(c, COMMIS_MSG_STATS_REPLY, f->hdr.id,
+	    evbuffer_pullup(eb, -1), evbuffer_get_length(eb));
 	evbuffer_free(eb);
+}
+
+struct submit_req {
+	int32_t		 prio;
+	uint32_t	 timeout;
+	uint32_t	 flags;
+	uint32_t	 delay;
+	uint32_t	 deadline;
+	char		 pool[COMMIS_NAME_MAX];
+	char		 handler[COMMIS_NAME_MAX];
+	const uint8_t	*data;
+	size_t		 len;
+};
+
+/* Why a SUBMIT cannot be accepted, or 0 with *pp set. */
+static uint32_t
+control_submit_check(struct conn *c, const struct frame *f,
+    const struct submit_req *s, struct pool **pp, char *msg, size_t msglen)
+{
+	struct supervisor	*sup = c->ctl->sup;
+	const char		*why;
+
+	*pp = sup_pool(sup, s->pool[0] ? s->pool : NULL);
+	if (f->fd != -1) {
+		snprintf(msg, msglen, "segment payloads are not supported by "
+		    "this commisd");
+		return COMMIS_E_UNSUPPORTED;
+	}
+	if (sup->stopping) {
+		snprintf(msg, msglen, "commisd is shutting down");
+		return COMMIS_E_SHUTDOWN;
+	}
+	if (*pp == NULL) {
+		snprintf(msg, msglen, "no pool '%s'", s->pool);
+		return COMMIS_E_NO_POOL;
+	}
+	if (handlers_find((*pp)->handlers, s->handler) == NULL) {
+		snprintf(msg, msglen, "no handler '%s' in pool '%s'",
+		    s->handler, (*pp)->cfg.name);
+		return COMMIS_E_NO_HANDLER;
+	}
+	if (s->len > sup->cfg->max_payload) {
+		snprintf(msg, msglen, "payload of %zu bytes is above "
+		    "max_payload (%u)", s->len, sup->cfg->max_payload);
+		return COMMIS_E_TOOBIG;
+	}
+	if (!pool_accepting(*pp, &why)) {
+		snprintf(msg, msglen, "pool '%s': %s", (*pp)->cfg.name, why);
+		return COMMIS_E_POOL_DOWN;
+	}
+	return 0;
 }
 
 /* Validates a SUBMIT and hands the job to its pool; replies on refusal. */
@@ -235,66 +294,183 @@ static void
 control_submit(struct conn *c, struct frame *f)
 {
 	struct supervisor	*sup = c->ctl->sup;
+	struct submit_req	 s;
 	struct mreader		 r;
 	struct pool		*p;
 	struct job		*job;
-	char			 pool[COMMIS_NAME_MAX], handler[COMMIS_NAME_MAX];
-	char			 msg[160];
-	const uint8_t		*data;
-	size_t			 len;
-	int32_t			 prio;
-	uint32_t		 timeout;
+	uint8_t			 idb[8];
+	char			 msg[192];
+	uint32_t		 code;
+	int			 waits;
 
 	mr_init(&r, f->payload, f->hdr.len);
-	prio = mr_i32(&r);
-	timeout = mr_u32(&r);
-	mr_str(&r, pool, sizeof pool);
-	mr_str(&r, handler, sizeof handler);
-	data = mr_bytes(&r, &len);
-	if (mr_end(&r) == -1) {
+	s.prio = mr_i32(&r);
+	s.timeout = mr_u32(&r);
+	s.flags = mr_u32(&r);
+	s.delay = mr_u32(&r);
+	s.deadline = mr_u32(&r);
+	mr_str(&r, s.pool, sizeof s.pool);
+	mr_str(&r, s.handler, sizeof s.handler);
+	s.data = mr_bytes(&r, &s.len);
+	if (mr_end(&r) == -1 || (s.flags & ~COMMIS_SUBMIT_KNOWN)) {
 		control_drop(c, f->hdr.id, COMMIS_E_PROTO, "malformed SUBMIT");
 		return;
 	}
-	p = sup_pool(sup, pool[0] ? pool : NULL);
-	if (f->fd != -1) {
-		control_error(c, f->hdr.id, COMMIS_E_UNSUPPORTED,
-		    "segment payloads are not supported by this commisd");
-	} else if (sup->stopping) {
-		control_error(c, f->hdr.id, COMMIS_E_SHUTDOWN,
-		    "commisd is shutting down");
-	} else if (p == NULL) {
-		snprintf(msg, sizeof msg, "no pool '%s'", pool);
-		control_error(c, f->hdr.id, COMMIS_E_NO_POOL, msg);
-	} else if (handlers_find(p->handlers, handler) == NULL) {
-		snprintf(msg, sizeof msg, "no handler '%s' in pool '%s'",
-		    handler, p->cfg->name);
-		control_error(c, f->hdr.id, COMMIS_E_NO_HANDLER, msg);
-	} else if (len > sup->cfg->max_payload) {
-		snprintf(msg, sizeof msg, "payload of %zu bytes is above "
-		    "max_payload (%u)", len, sup->cfg->max_payload);
-		control_error(c, f->hdr.id, COMMIS_E_TOOBIG, msg);
-	} else if (p->down) {
-		snprintf(msg, sizeof msg, "pool '%s' is down: its workers "
-		    "fail to start", p->cfg->name);
-		control_error(c, f->hdr.id, COMMIS_E_POOL_DOWN, msg);
-	} else if ((job = sup_job_new(sup, p, handler, prio, timeout, data,
-	    len, c->id, f->hdr.id)) == NULL) {
+	if ((code = control_submit_check(c, f, &s, &p, msg, sizeof msg)) != 0) {
+		if (p != NULL)
+			p->st.rejected++;
+		control_error(c, f->hdr.id, code, msg);
+		return;
+	}
+	waits = !(s.flags & COMMIS_SUBMIT_NOWAIT);
+	if ((job = job_new(sup->jobs, p, s.handler, s.prio, s.timeout,
+	    s.flags, s.delay, s.deadline, s.data, s.len)) == NULL ||
+	    (waits && job_wait(sup->jobs, job, c->id, f->hdr.id, 1, 0,
+	    &c->waiters) == -1)) {
+		if (job != NULL)
+			job_discard(sup->jobs, job);
+		p->st.rejected++;
+		control_error(c, f->hdr.id, COMMIS_E_QUEUE_FULL, "out of memory");
+		return;
+	}
+	if (job_start(sup->jobs, job) == -1) {
+		job_discard(sup->jobs, job);
+		p->st.rejected++;
+		snprintf(msg, sizeof msg, "pool '%s' queue is full (%u jobs)",
+		    p->cfg.name, p->cfg.queue_max);
+		control_error(c, f->hdr.id, COMMIS_E_QUEUE_FULL, msg);
+		return;
+	}
+	p->st.submitted++;
+	if (!waits) {
+		le64_put(idb, job->id);
+		chan_send(c->chan, COMMIS_MSG_ACCEPTED, f->hdr.id, idb,
+		    sizeof idb, NULL, 0);
+	}
+}
+
+/* The job named by a request's u64 (plus u32 more when wanted). */
+static struct job *
+control_job_arg(struct conn *c, struct frame *f, uint32_t *extra)
+{
+	struct mreader	 r;
+	struct job	*job;
+	uint64_t	 id;
+	char		 msg[96];
+
+	mr_init(&r, f->payload, f->hdr.len);
+	id = mr_u64(&r);
+	if (extra != NULL)
+		*extra = mr_u32(&r);
+	if (mr_end(&r) == -1) {
+		control_drop(c, f->hdr.id, COMMIS_E_PROTO, "malformed request");
+		return NULL;
+	}
+	if ((job = job_find(c->ctl->sup->jobs, id)) == NULL) {
+		snprintf(msg, sizeof msg, "job %llu is unknown or its result "
+		    "has expired", (unsigned long long)id);
+		control_error(c, f->hdr.id, COMMIS_E_NO_JOB, msg);
+	}
+	return job;
+}
+
+static void
+control_status(struct conn *c, struct frame *f)
+{
+	static const uint8_t	 states[] = {
+		[JOB_DELAYED] = COMMIS_JOB_DELAYED,
+		[JOB_QUEUED] = COMMIS_JOB_QUEUED,
+		[JOB_SENT] = COMMIS_JOB_QUEUED,
+		[JOB_RUNNING] = COMMIS_JOB_RUNNING,
+		[JOB_DONE] = COMMIS_JOB_DONE,
+	};
+	struct job		*job;
+	struct mbuf		 m;
+
+	if ((job = control_job_arg(c, f, NULL)) == NULL)
+		return;
+	mbuf_init(&m);
+	mbuf_u64(&m, job->id);
+	mbuf_u8(&m, states[job->state]);
+	mbuf_u8(&m, job->state == JOB_DONE ? (uint8_t)job->status : 0);
+	mbuf_u16(&m, job->attempts > UINT16_MAX ? UINT16_MAX :
+	    (uint16_t)job->attempts);
+	mbuf_str(&m, job->pool_name);
+	mbuf_str(&m, job->handler);
+	mbuf_str(&m, job->state == JOB_DONE ? job->cause : "");
+	if (!m.err)
+		chan_send(c->chan, COMMIS_MSG_JOB_INFO, f->hdr.id, m.data, m.len,
+		    NULL, 0);
+	mbuf_free(&m);
+}
+
+static void
+control_wait(struct conn *c, struct frame *f)
+{
+	struct job	*job;
+	uint32_t	 timeout;
+
+	if ((job = control_job_arg(c, f, &timeout)) == NULL)
+		return;
+	if (job_wait(c->ctl->sup->jobs, job, c->id, f->hdr.id, 0, timeout,
+	    &c->waiters) == -1)
 		control_error(c, f->hdr.id, COMMIS_E_QUEUE_FULL,
 		    "out of memory");
-	} else {
-		TAILQ_INSERT_TAIL(&c->jobs, job, conn_entry);
-		if (pool_submit(p, job) == 0) {
-			p->st.submitted++;
-			return;
-		}
-		TAILQ_REMOVE(&c->jobs, job, conn_entry);
-		sup_job_free(sup, job);
-		snprintf(msg, sizeof msg, "pool '%s' queue is full (%u jobs)",
-		    p->cfg->name, p->cfg->queue_max);
-		control_error(c, f->hdr.id, COMMIS_E_QUEUE_FULL, msg);
+}
+
+static void
+control_cancel(struct conn *c, struct frame *f)
+{
+	struct job	*job;
+	const char	*why = NULL;
+	char		 msg[96];
+	uint64_t	 id;
+	int		 n, now;
+
+	if ((job = control_job_arg(c, f, NULL)) == NULL)
+		return;
+	/* The job may be freed by the cancel: keep what the reply needs. */
+	id = job->id;
+	now = job->state == JOB_QUEUED || job->state == JOB_DELAYED;
+	if (job_cancel(c->ctl->sup->jobs, job, "cancelled", &why) == -1) {
+		control_error(c, f->hdr.id, COMMIS_E_STATE, why);
+		return;
 	}
-	if (p != NULL)
-		p->st.rejected++;
+	n = snprintf(msg, sizeof msg, now ? "job %llu cancelled" :
+	    "job %llu: cancel requested (running: soft, then SIGKILL)",
+	    (unsigned long long)id);
+	control_text(c, COMMIS_MSG_OK, f->hdr.id, msg, (size_t)n);
+}
+
+static void
+control_admin(struct conn *c, struct frame *f)
+{
+	char		 args[ADMIN_MAX_ARGS][ADMIN_ARG_MAX];
+	char		*argv[ADMIN_MAX_ARGS];
+	struct evbuffer	*eb;
+	struct mreader	 r;
+	uint32_t	 argc, i, code = 0;
+
+	mr_init(&r, f->payload, f->hdr.len);
+	argc = mr_u32(&r);
+	for (i = 0; i < argc && i < ADMIN_MAX_ARGS; i++) {
+		mr_str(&r, args[i], sizeof args[i]);
+		argv[i] = args[i];
+	}
+	if (argc == 0 || argc > ADMIN_MAX_ARGS || mr_end(&r) == -1) {
+		control_drop(c, f->hdr.id, COMMIS_E_PROTO, "malformed ADMIN");
+		return;
+	}
+	if ((eb = evbuffer_new()) == NULL)
+		return;
+	if (admin_run(c->ctl->sup, (int)argc, argv, eb, &code) == -1) {
+		evbuffer_add(eb, "", 1);
+		control_error(c, f->hdr.id, code,
+		    (const char *)evbuffer_pullup(eb, -1));
+	} else
+		control_text(c, COMMIS_MSG_OK, f->hdr.id,
+		    evbuffer_pullup(eb, -1), evbuffer_get_length(eb));
+	evbuffer_free(eb);
 }
 
 /*
@@ -426,37 +602,35 @@ control_free(struct control *ctl)
 }
 
 void
-control_result(struct control *ctl, const struct job *job, int status,
-    const char *cause, const void *out, size_t len)
+control_result_to(struct control *ctl, uint64_t conn_id, uint64_t req_id,
+    const struct job *job, const void *out, size_t len)
 {
 	struct conn	*c;
 	struct mbuf	 m;
 
-	if (job->conn_id == 0 ||
-	    (c = idmap_get(&ctl->conns, job->conn_id)) == NULL)
+	if ((c = idmap_get(&ctl->conns, conn_id)) == NULL)
 		return;
 	mbuf_init(&m);
 	mbuf_u64(&m, job->id);
-	mbuf_u8(&m, (uint8_t)status);
+	mbuf_u8(&m, (uint8_t)job->status);
 	mbuf_u16(&m, job->attempts > UINT16_MAX ? UINT16_MAX :
 	    (uint16_t)job->attempts);
-	mbuf_str(&m, cause);
+	mbuf_str(&m, job->cause);
 	mbuf_u32(&m, (uint32_t)len);
 	if (!m.err)
-		chan_send(c->chan, COMMIS_MSG_RESULT, job->req_id, m.data, m.len,
+		chan_send(c->chan, COMMIS_MSG_RESULT, req_id, m.data, m.len,
 		    out, len);
 	mbuf_free(&m);
 }
 
 void
-control_untrack(struct control *ctl, struct job *job)
+control_error_to(struct control *ctl, uint64_t conn_id, uint64_t req_id,
+    uint32_t code, const char *msg)
 {
 	struct conn	*c;
 
-	if (job->conn_id != 0 &&
-	    (c = idmap_get(&ctl->conns, job->conn_id)) != NULL)
-		TAILQ_REMOVE(&c->jobs, job, conn_entry);
-	job->conn_id = 0;
+	if ((c = idmap_get(&ctl->conns, conn_id)) != NULL)
+		control_error(c, req_id, code, msg);
 }
 
 size_t

@@ -21,11 +21,12 @@ struct control	*control_new(struct supervisor *, int listen_fd, char **cause);
 void		 control_free(struct control *);
 /* Stops accepting and closes the listening socket (and unlinks it). */
 void		 control_close_listener(struct control *);
-/* Sends a job's RESULT to its submitter if it is still connected. */
-void		 control_result(struct control *, const struct job *,
-		    int status, const char *cause, const void *out, size_t);
-/* Forgets a finished job from its connection's list. */
-void		 control_untrack(struct control *, struct job *);
+/* A job's RESULT (id = req_id) to a connection, if it is still there. */
+void		 control_result_to(struct control *, uint64_t conn_id,
+		    uint64_t req_id, const struct job *, const void *out,
+		    size_t outlen);
+void		 control_error_to(struct control *, uint64_t conn_id,
+		    uint64_t req_id, uint32_t code, const char *msg);
 /* Bytes waiting to go out to clients. */
 size_t		 control_pending(const struct control *);
 size_t		 control_nconns(const struct control *);

@@ -10,7 +10,7 @@
 #define EXIT_CLI_REJECTED	4	/* commisd refused the request */
 #define EXIT_CLI_TIMEDOUT	5	/* the job timed out */
 #define EXIT_CLI_CRASHED	6	/* the job's worker died on every attempt */
-#define EXIT_CLI_CANCELLED	7	/* cancelled, expired or dead */
+#define EXIT_CLI_CANCELLED	7	/* cancelled or expired */
 #define EXIT_CLI_PROTO		8	/* I/O or protocol error */
 
 /* commisd */

@@ -1,11 +1,12 @@
 /*
- * Pools and their workers, as the supervisor sees them. This module forks
- * workers (the child side is worker.c), keeps one state per slot, hands
- * queued jobs to idle workers, times jobs out (SIGTERM, then SIGKILL after
- * kill_grace_ms), and on each reaped child decides what happens to its job
- * (retry at the front of the queue, or a terminal state) and to its slot
- * (respawn now, respawn after a backoff, or never). It does not know the
- * control socket: finished jobs go to sup_job_finish().
+ * Pools and their workers' lives, as the supervisor sees them. This module
+ * forks workers (the child side is worker.c), reaps them, decides whether
+ * and when to replace one (at once, after a start-up backoff, never after
+ * EXIT_WORKER_NORESPAWN, or not at all once the pool's crash-loop limit is
+ * hit), recycles workers (max_jobs with jitter, max_rss, max_lifetime_ms,
+ * reload generations) with the replacement ready before the old one goes,
+ * and scales pools (static, dynamic, ondemand). Which job runs where is
+ * dispatch.c's business; how a job ends is job.c's.
  */
 #include <errno.h>
 #include <signal.h>
@@ -17,17 +18,19 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "dispatch.h"
 #include "exitcode.h"
 #include "handlers.h"
 #include "log.h"
-#include "msg.h"
 #include "pool.h"
 #include "sup.h"
 #include "worker.h"
 
-static void	pool_spawn(struct pool *, unsigned);
-static void	pool_dispatch(struct pool *);
-static void	pool_worker_kill(struct worker *, int, const char *);
+#define POOL_TICK_MS	1000	/* RSS, lifetime and idle checks */
+
+static void	pool_spawn(struct pool *);
+static void	pool_tick(evutil_socket_t, short, void *);
+static void	pool_spawn_cb(evutil_socket_t, short, void *);
 
 static const char *const worker_state_names[] = {
 	[W_STARTING] = "starting",
@@ -36,64 +39,127 @@ static const char *const worker_state_names[] = {
 	[W_STOPPING] = "stopping",
 };
 
+static const char *const pool_mode_names[] = {
+	[POOL_MODE_STATIC] = "static",
+	[POOL_MODE_DYNAMIC] = "dynamic",
+	[POOL_MODE_ONDEMAND] = "ondemand",
+};
+
 const char *
 pool_worker_state_name(enum worker_state s)
 {
 	return worker_state_names[s];
 }
 
-static void
-pool_restart_cb(evutil_socket_t fd, short ev, void *arg)
+const char *
+pool_mode_name(enum pool_mode m)
 {
-	struct pool_slot	*s = arg;
+	return pool_mode_names[m];
+}
 
-	if (s->w == NULL && !s->pool->sup->stopping)
-		pool_spawn(s->pool, s->idx);
+static void
+pool_cfg_clear(struct pool_config *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nmodules; i++)
+		free(c->modules[i]);
+	free(c->modules);
+	c->modules = NULL;
+	c->nmodules = 0;
+}
+
+/* The pool keeps its own copy, so a reload can free the old config. */
+static int
+pool_cfg_copy(struct pool_config *dst, const struct pool_config *src)
+{
+	size_t	i;
+
+	*dst = *src;
+	dst->modules = NULL;
+	dst->nmodules = 0;
+	if (src->nmodules == 0)
+		return 0;
+	if ((dst->modules = calloc(src->nmodules, sizeof *dst->modules)) == NULL)
+		return -1;
+	for (i = 0; i < src->nmodules; i++) {
+		if ((dst->modules[i] = strdup(src->modules[i])) == NULL) {
+			dst->nmodules = i;
+			pool_cfg_clear(dst);
+			return -1;
+		}
+	}
+	dst->nmodules = src->nmodules;
+	return 0;
+}
+
+struct handler_set *
+pool_handlers(const struct pool_config *cfg, char **cause)
+{
+	struct handler_set	*hs;
+	size_t			 i;
+
+	if ((hs = handlers_new()) == NULL) {
+		*cause = strdup("out of memory");
+		return NULL;
+	}
+	for (i = 0; i < cfg->nmodules; i++) {
+		if (handlers_load(hs, cfg->modules[i], cause) == -1) {
+			handlers_free(hs);
+			return NULL;
+		}
+	}
+	return hs;
+}
+
+static unsigned
+pool_initial_target(const struct pool_config *cfg)
+{
+	return cfg->mode == POOL_MODE_STATIC ? cfg->workers : cfg->max_workers;
 }
 
 struct pool *
-pool_new(struct supervisor *sup, const struct pool_config *cfg, char **cause)
+pool_new(struct supervisor *sup, const struct pool_config *cfg,
+    struct handler_set *hs, char **cause)
 {
 	struct pool	*p;
-	size_t		 i;
+	struct timeval	 tv = tv_ms(POOL_TICK_MS);
 
-	if ((p = calloc(1, sizeof *p)) == NULL ||
-	    (p->slots = calloc(cfg->workers, sizeof *p->slots)) == NULL ||
-	    (p->handlers = handlers_new()) == NULL) {
-		pool_free(p);
+	if ((p = calloc(1, sizeof *p)) == NULL) {
+		handlers_free(hs);
 		*cause = strdup("out of memory");
 		return NULL;
 	}
 	p->sup = sup;
-	p->cfg = cfg;
-	p->nslots = cfg->workers;
 	queue_init(&p->queue);
+	TAILQ_INIT(&p->workers);
 	TAILQ_INIT(&p->idle);
-	for (i = 0; i < p->nslots; i++) {
-		p->slots[i].pool = p;
-		p->slots[i].idx = i;
-		p->slots[i].restart = evtimer_new(sup->base, pool_restart_cb,
-		    &p->slots[i]);
-		if (p->slots[i].restart == NULL) {
-			pool_free(p);
-			*cause = strdup("out of memory");
-			return NULL;
-		}
+	TAILQ_INIT(&p->delayed);
+	p->handlers = hs;
+	if (pool_cfg_copy(&p->cfg, cfg) == -1 ||
+	    (p->ring = calloc(cfg->restart_intensity + 1,
+	    sizeof *p->ring)) == NULL ||
+	    (p->tick = event_new(sup->base, -1, EV_PERSIST, pool_tick, p)) ==
+	    NULL || (p->spawn_ev = evtimer_new(sup->base, pool_spawn_cb, p)) ==
+	    NULL || event_add(p->tick, &tv) == -1) {
+		pool_free(p);
+		*cause = strdup("out of memory");
+		return NULL;
 	}
-	for (i = 0; i < cfg->nmodules; i++) {
-		if (handlers_load(p->handlers, cfg->modules[i], cause) == -1) {
-			pool_free(p);
-			return NULL;
-		}
+	if (p->handlers == NULL &&
+	    (p->handlers = pool_handlers(&p->cfg, cause)) == NULL) {
+		pool_free(p);
+		return NULL;
 	}
+	p->target = pool_initial_target(&p->cfg);
+	p->tokens = p->cfg.spawn_rate;
+	p->tokens_ns = sup_now_ns();
 	return p;
 }
 
 static void
 pool_worker_free(struct worker *w)
 {
-	if (w == NULL)
-		return;
 	chan_free(w->chan);
 	if (w->timer != NULL)
 		event_free(w->timer);
@@ -103,104 +169,99 @@ pool_worker_free(struct worker *w)
 void
 pool_free(struct pool *p)
 {
-	unsigned	i;
+	struct worker	*w;
 
 	if (p == NULL)
 		return;
-	for (i = 0; p->slots != NULL && i < p->nslots; i++) {
-		pool_worker_free(p->slots[i].w);
-		if (p->slots[i].restart != NULL)
-			event_free(p->slots[i].restart);
+	while ((w = TAILQ_FIRST(&p->workers)) != NULL) {
+		TAILQ_REMOVE(&p->workers, w, entry);
+		pool_worker_free(w);
 	}
-	free(p->slots);
+	if (p->tick != NULL)
+		event_free(p->tick);
+	if (p->spawn_ev != NULL)
+		event_free(p->spawn_ev);
+	free(p->ring);
 	queue_free(&p->queue);
 	handlers_free(p->handlers);
+	pool_cfg_clear(&p->cfg);
 	free(p);
 }
 
-void
-pool_start(struct pool *p)
-{
-	unsigned	i;
-
-	for (i = 0; i < p->nslots; i++)
-		pool_spawn(p, i);
-}
-
 unsigned
-pool_idle_count(const struct pool *p)
+pool_count(const struct pool *p, enum worker_state st)
 {
 	const struct worker	*w;
 	unsigned		 n = 0;
 
-	TAILQ_FOREACH(w, &p->idle, idle_entry)
-		n++;
+	TAILQ_FOREACH(w, &p->workers, entry) {
+		if (w->state == st)
+			n++;
+	}
 	return n;
 }
 
-static void
-pool_set_idle(struct worker *w)
+size_t
+pool_queued(const struct pool *p)
 {
-	w->state = W_IDLE;
-	TAILQ_INSERT_TAIL(&w->pool->idle, w, idle_entry);
-}
-
-static void
-pool_unset_idle(struct worker *w)
-{
-	if (w->state == W_IDLE)
-		TAILQ_REMOVE(&w->pool->idle, w, idle_entry);
-}
-
-/* The worker has a job: count the attempt, send it, arm the timeout. */
-static void
-pool_run(struct worker *w, struct job *job)
-{
-	struct timeval	tv;
-	struct mbuf	m;
-
-	pool_unset_idle(w);
-	w->state = W_BUSY;
-	w->job = job;
-	w->job_start_ns = sup_now_ns();
-	w->pool->nbusy++;
-	job->worker = w;
-	job->state = JOB_RUNNING;
-	job->attempts++;
-	if (job->timeout_ms > 0) {
-		tv = tv_ms(job->timeout_ms);
-		evtimer_add(w->timer, &tv);
-	}
-	/* JOB: str handler, bytes input; the input goes without a copy. */
-	mbuf_init(&m);
-	mbuf_str(&m, job->handler);
-	mbuf_u32(&m, (uint32_t)job->len);
-	if (m.err || chan_send(w->chan, COMMIS_MSG_JOB, job->id, m.data, m.len,
-	    job->data, job->len) == -1)
-		pool_worker_kill(w, SIGKILL, "cannot send job");
-	mbuf_free(&m);
-}
-
-static void
-pool_dispatch(struct pool *p)
-{
-	struct worker	*w;
-	struct job	*job;
-
-	while ((w = TAILQ_FIRST(&p->idle)) != NULL &&
-	    (job = (struct job *)queue_pop(&p->queue)) != NULL)
-		pool_run(w, job);
+	return queue_len(&p->queue) + p->ndelayed;
 }
 
 int
-pool_submit(struct pool *p, struct job *job)
+pool_empty(const struct pool *p)
 {
-	if (queue_len(&p->queue) >= p->cfg->queue_max)
+	return p->nworkers == 0 && queue_len(&p->queue) == 0 &&
+	    p->ndelayed == 0;
+}
+
+int
+pool_accepting(const struct pool *p, const char **why)
+{
+	if (p->draining)
+		*why = "the pool is being removed";
+	else if (p->failed)
+		*why = "the pool failed: its workers crash in a loop; "
+		    "`commis reset` brings it back";
+	else if (p->down)
+		*why = "the pool is down: its workers fail to start";
+	else
+		return 1;
+	return 0;
+}
+
+void
+pool_worker_set_idle(struct worker *w)
+{
+	if (w->state == W_IDLE)
+		return;
+	w->state = W_IDLE;
+	w->idle_ns = sup_now_ns();
+	TAILQ_INSERT_TAIL(&w->pool->idle, w, idle_entry);
+}
+
+void
+pool_worker_unset_idle(struct worker *w)
+{
+	if (w->state != W_IDLE)
+		return;
+	TAILQ_REMOVE(&w->pool->idle, w, idle_entry);
+	w->state = W_BUSY;
+}
+
+int
+pool_enqueue(struct pool *p, struct job *job, int front)
+{
+	const char	*why;
+
+	if (!front && (!pool_accepting(p, &why) ||
+	    pool_queued(p) >= p->cfg.queue_max))
 		return -1;
-	if (queue_push(&p->queue, &job->qi) == -1)
+	if ((front ? queue_push_front(&p->queue, &job->qi) :
+	    queue_push(&p->queue, &job->qi)) == -1)
 		return -1;
 	job->state = JOB_QUEUED;
-	pool_dispatch(p);
+	dispatch(p);
+	pool_maintain(p);	/* ondemand pools grow with their queue */
 	return 0;
 }
 
@@ -210,71 +271,84 @@ pool_unqueue(struct pool *p, struct job *job)
 	queue_remove(&p->queue, &job->qi);
 }
 
-/* DONE: the job's terminal state comes from the handler. */
-static void
-pool_worker_done(struct worker *w, const struct frame *f)
+void
+pool_worker_kill(struct worker *w, int sig, const char *cause)
 {
-	struct mreader	 r;
-	struct job	*job = w->job;
-	const uint8_t	*out;
-	size_t		 outlen;
-	char		 err[COMMIS_TEXT_MAX];
-	uint8_t		 ok;
+	struct timeval	tv;
 
-	mr_init(&r, f->payload, f->hdr.len);
-	ok = mr_u8(&r);
-	mr_str(&r, err, sizeof err);
-	out = mr_bytes(&r, &outlen);
-	if (mr_end(&r) == -1 || job == NULL || f->hdr.id != job->id) {
-		pool_worker_kill(w, SIGKILL, "protocol error: bad DONE frame");
+	if (w->cause[0] == '\0')
+		snprintf(w->cause, sizeof w->cause, "%s", cause);
+	if (w->sigkilled || (w->state == W_STOPPING && sig != SIGKILL &&
+	    w->tstate == WT_STOP))
+		return;
+	pool_worker_unset_idle(w);
+	w->state = W_STOPPING;
+	if (w->reaped)
+		return;		/* its pid may belong to someone else now */
+	if (kill(w->pid, sig) == -1 && errno != ESRCH)
+		log_warn("pool %s: kill pid %ld", w->pool->cfg.name,
+		    (long)w->pid);
+	if (sig == SIGKILL) {
+		w->sigkilled = 1;
+		w->tstate = WT_NONE;
+		evtimer_del(w->timer);
 		return;
 	}
-	w->job = NULL;
-	w->jobs_done++;
-	w->pool->nbusy--;
-	job->worker = NULL;
-	evtimer_del(w->timer);
-	sup_job_finish(w->pool->sup, job,
-	    ok == 0 ? COMMIS_ST_SUCCEEDED : COMMIS_ST_FAILED,
-	    ok == 0 ? "" : err, out, outlen);
-	/* A worker being stopped finished in time; it still goes. */
-	if (w->state == W_BUSY) {
-		pool_set_idle(w);
-		pool_dispatch(w->pool);
+	w->tstate = WT_STOP;
+	tv = tv_ms(w->pool->cfg.kill_grace_ms);
+	evtimer_add(w->timer, &tv);
+}
+
+/* Asks an empty worker to exit: it exits 0 when its channel closes. */
+static void
+pool_worker_close(struct worker *w, const char *cause)
+{
+	struct timeval	tv = tv_ms(w->pool->cfg.kill_grace_ms);
+
+	if (w->cause[0] == '\0')
+		snprintf(w->cause, sizeof w->cause, "%s", cause);
+	pool_worker_unset_idle(w);
+	w->state = W_STOPPING;
+	w->exiting = 1;
+	chan_free(w->chan);
+	w->chan = NULL;
+	w->tstate = WT_STOP;
+	evtimer_add(w->timer, &tv);
+}
+
+void
+pool_retire(struct worker *w, enum worker_retire how, const char *why)
+{
+	if (w->state == W_STOPPING || w->retire >= how)
+		return;
+	if (w->retire == RETIRE_NONE && w->ready)
+		log_debug("pool %s: worker %u pid %ld to be replaced: %s",
+		    w->pool->cfg.name, w->id, (long)w->pid, why);
+	if (w->retire == RETIRE_NONE)
+		snprintf(w->cause, sizeof w->cause, "%s", why);
+	w->retire = how;
+	if (how == RETIRE_NOW) {
+		/* No new job: its prefetched ones go to other workers. */
+		pool_worker_unset_idle(w);
+		dispatch_revoke_all(w);
+		if (w->job == NULL && w->nsent == 0)
+			pool_worker_close(w, why);
 	}
 }
 
 static void
-pool_worker_frame(struct chan *c, struct frame *f, void *arg)
+pool_worker_timer(evutil_socket_t fd, short ev, void *arg)
 {
 	struct worker	*w = arg;
 
-	switch (f->hdr.type) {
-	case COMMIS_MSG_READY:
-		if (w->state != W_STARTING || f->hdr.len != 4) {
-			pool_worker_kill(w, SIGKILL,
-			    "protocol error: unexpected READY");
-			return;
-		}
-		w->ready = 1;
-		w->pool->slots[w->slot].failures = 0;
-		log_debug("pool %s: worker %u pid %ld ready", w->pool->cfg->name,
-		    w->slot, (long)w->pid);
-		pool_set_idle(w);
-		pool_dispatch(w->pool);
-		break;
-	case COMMIS_MSG_DONE:
-		if (w->state != W_BUSY && w->state != W_STOPPING) {
-			pool_worker_kill(w, SIGKILL,
-			    "protocol error: DONE without a job");
-			return;
-		}
-		pool_worker_done(w, f);
-		break;
-	default:
-		pool_worker_kill(w, SIGKILL, "protocol error: unknown message");
-		break;
+	if (w->tstate == WT_STOP) {
+		log_warnx("pool %s: worker %u pid %ld still there %u ms after "
+		    "it was asked to stop; SIGKILL", w->pool->cfg.name, w->id,
+		    (long)w->pid, w->pool->cfg.kill_grace_ms);
+		pool_worker_kill(w, SIGKILL, "did not stop");
+		return;
 	}
+	dispatch_timer(w);
 }
 
 static int
@@ -282,9 +356,7 @@ pool_worker_error(struct chan *c, enum frame_err e, const struct frame_hdr *h,
     int errno_, void *arg)
 {
 	struct worker	*w = arg;
-
-	struct timeval	tv;
-	uint32_t	grace = w->pool->cfg->kill_grace_ms;
+	struct timeval	 tv = tv_ms(w->pool->cfg.kill_grace_ms);
 
 	chan_free(w->chan);
 	w->chan = NULL;
@@ -293,101 +365,63 @@ pool_worker_error(struct chan *c, enum frame_err e, const struct frame_hdr *h,
 		return 0;
 	}
 	/*
-	 * EOF: the worker is most likely dying already, and its exit status
-	 * is the real cause. Kill it only if it is still there after the
-	 * grace period (the timer sees chan == NULL).
+	 * EOF: the worker is most likely dying already and its exit status
+	 * is the real cause; kill it only if it is still there after the
+	 * grace period.
 	 */
-	pool_unset_idle(w);
-	if (w->state == W_IDLE)
+	if (w->state != W_STOPPING) {
+		pool_worker_unset_idle(w);
 		w->state = W_STOPPING;
-	if (!w->sigkilled) {
-		tv = tv_ms(grace);
+		w->tstate = WT_STOP;
+		snprintf(w->cause, sizeof w->cause, "channel closed");
 		evtimer_add(w->timer, &tv);
 	}
 	return 0;
 }
 
-/*
- * Records why before signalling (the cause reaches the client and the log
- * at reap time). SIGTERM arms the grace timer that escalates to SIGKILL.
- */
-static void
-pool_worker_kill(struct worker *w, int sig, const char *cause)
+/* Forks now, or says when it may: spawn_rate and start-up backoff. */
+static int
+pool_may_spawn(struct pool *p, uint64_t *wait_ms)
 {
-	struct timeval	tv;
-	uint32_t	grace = w->pool->cfg->kill_grace_ms;
+	uint64_t	now = sup_now_ns();
 
-	if (w->cause[0] == '\0')
-		snprintf(w->cause, sizeof w->cause, "%s", cause);
-	if (w->state == W_STOPPING && (sig != SIGKILL || w->sigkilled))
-		return;
-	pool_unset_idle(w);
-	w->state = W_STOPPING;
-	if (kill(w->pid, sig) == -1 && errno != ESRCH)
-		log_warn("pool %s: kill pid %ld", w->pool->cfg->name,
-		    (long)w->pid);
-	if (sig == SIGKILL) {
-		w->sigkilled = 1;
-		evtimer_del(w->timer);
-		return;
+	p->tokens += (double)(now - p->tokens_ns) / 1e9 * p->cfg.spawn_rate;
+	if (p->tokens > p->cfg.spawn_rate)
+		p->tokens = p->cfg.spawn_rate;
+	p->tokens_ns = now;
+	if (now < p->spawn_after_ns) {
+		*wait_ms = (p->spawn_after_ns - now) / 1000000u + 1;
+		return 0;
 	}
-	tv = tv_ms(grace);
-	evtimer_add(w->timer, &tv);
-}
-
-/* The job timeout, or else the end of the kill grace. */
-static void
-pool_worker_timer(evutil_socket_t fd, short ev, void *arg)
-{
-	struct worker	*w = arg;
-	char		 cause[64];
-
-	if (w->chan == NULL) {
-		pool_worker_kill(w, SIGKILL, "channel closed");
-		return;
+	if (p->tokens < 1.0) {
+		*wait_ms = (uint64_t)((1.0 - p->tokens) * 1000.0 /
+		    p->cfg.spawn_rate) + 1;
+		return 0;
 	}
-	if (w->state == W_STOPPING) {
-		log_warnx("pool %s: worker %u pid %ld ignored SIGTERM for "
-		    "%u ms, sending SIGKILL", w->pool->cfg->name, w->slot,
-		    (long)w->pid, w->pool->cfg->kill_grace_ms);
-		pool_worker_kill(w, SIGKILL, "kill grace expired");
-		return;
-	}
-	if (w->state != W_BUSY || w->job == NULL)
-		return;
-	w->timedout = 1;
-	snprintf(cause, sizeof cause, "timeout after %u ms", w->job->timeout_ms);
-	log_warnx("pool %s: job %llu on worker %u pid %ld: %s",
-	    w->pool->cfg->name, (unsigned long long)w->job->id, w->slot,
-	    (long)w->pid, cause);
-	pool_worker_kill(w, SIGTERM, cause);
+	p->tokens -= 1.0;
+	return 1;
 }
 
 static void
-pool_spawn(struct pool *p, unsigned idx)
+pool_spawn(struct pool *p)
 {
-	struct pool_slot	*s = &p->slots[idx];
 	struct worker_args	 wa;
 	struct worker		*w;
-	struct timeval		 tv;
 	int			 sv[2];
 	pid_t			 pid;
 
-	if ((w = calloc(1, sizeof *w)) == NULL)
+	if ((w = calloc(1, sizeof *w)) == NULL ||
+	    (w->timer = evtimer_new(p->sup->base, pool_worker_timer, w)) ==
+	    NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		goto fail;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-		free(w);
-		goto fail;
-	}
 	if ((pid = fork()) == -1) {
 		close(sv[0]);
 		close(sv[1]);
-		free(w);
 		goto fail;
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		wa.cfg = p->cfg;
+		wa.cfg = &p->cfg;
 		wa.handlers = p->handlers;
 		wa.fd = sv[1];
 		wa.parent = p->sup->pid;
@@ -396,28 +430,209 @@ pool_spawn(struct pool *p, unsigned idx)
 	}
 	close(sv[1]);
 	w->pool = p;
-	w->slot = idx;
+	w->id = p->next_id++;
+	w->generation = p->generation;
 	w->pid = pid;
 	w->state = W_STARTING;
 	w->start_ns = sup_now_ns();
-	s->w = w;
-	p->nalive++;
-	w->timer = evtimer_new(p->sup->base, pool_worker_timer, w);
+	TAILQ_INIT(&w->sent);
+	if (p->cfg.max_jobs > 0)
+		w->jobs_limit = p->cfg.max_jobs + (p->cfg.max_jobs_jitter > 0 ?
+		    (uint64_t)random() % (p->cfg.max_jobs_jitter + 1) : 0);
+	TAILQ_INSERT_TAIL(&p->workers, w, entry);
+	p->nworkers++;
 	w->chan = chan_new(p->sup->base, sv[0],
-	    p->sup->cfg->max_payload + COMMIS_FRAME_OVERHEAD,
-	    pool_worker_frame, pool_worker_error, w);
-	if (w->chan == NULL)
+	    p->sup->cfg->max_payload + COMMIS_FRAME_OVERHEAD, dispatch_frame,
+	    pool_worker_error, w);
+	if (w->chan == NULL) {
 		close(sv[0]);
-	if (w->timer == NULL || w->chan == NULL)
 		pool_worker_kill(w, SIGKILL, "out of memory");
-	log_debug("pool %s: worker %u forked, pid %ld", p->cfg->name, idx,
+	}
+	log_debug("pool %s: worker %u forked, pid %ld", p->cfg.name, w->id,
 	    (long)pid);
 	return;
 fail:
-	log_warn("pool %s: cannot start worker %u", p->cfg->name, idx);
-	s->failures++;
-	tv = tv_ms(1000);
-	evtimer_add(s->restart, &tv);
+	log_warn("pool %s: cannot start a worker", p->cfg.name);
+	if (w != NULL && w->timer != NULL)
+		event_free(w->timer);
+	free(w);
+	p->spawn_after_ns = sup_now_ns() + 1000000000u;
+}
+
+/* How many serving workers the pool should have now. */
+static unsigned
+pool_want(struct pool *p, unsigned serving, unsigned idle)
+{
+	const struct pool_config	*c = &p->cfg;
+	unsigned			 want = serving, lo = c->min_workers;
+	size_t				 queued = queue_len(&p->queue);
+
+	switch (c->mode) {
+	case POOL_MODE_STATIC:
+		return p->target;
+	case POOL_MODE_DYNAMIC:
+		if (idle < c->min_spare)
+			want = serving + (c->min_spare - idle);
+		else if (idle > c->max_spare)
+			want = serving - (idle - c->max_spare);
+		break;
+	case POOL_MODE_ONDEMAND:
+		/* Grow with the queue; idle workers retire in pool_tick. */
+		if (queued > idle)
+			want = serving + (unsigned)(queued - idle);
+		break;
+	}
+	if (want < lo)
+		want = lo;
+	return want > p->target ? p->target : want;
+}
+
+void
+pool_maintain(struct pool *p)
+{
+	struct worker	*w, *next;
+	unsigned	 serving = 0, ready = 0, idle = 0, wanted = 0, want;
+	uint64_t	 wait_ms;
+	struct timeval	 tv;
+
+	TAILQ_FOREACH(w, &p->workers, entry) {
+		if (w->state == W_STOPPING || w->retire == RETIRE_NOW)
+			continue;
+		if (w->retire == RETIRE_WANTED) {
+			wanted++;
+			continue;
+		}
+		serving++;
+		if (w->ready)
+			ready++;
+		if (w->state == W_IDLE)
+			idle++;
+	}
+	if (p->sup->stopping == SUP_STOP_FAST)
+		return;
+	if (p->sup->stopping || p->draining) {
+		/* Draining: only a queue left without any worker gets one. */
+		if (serving > 0 || queue_len(&p->queue) == 0 || p->failed ||
+		    p->down)
+			return;
+		want = 1;
+	} else
+		want = pool_want(p, serving, idle);
+	/* Shrink: idle workers first, the longest idle first. */
+	for (w = TAILQ_FIRST(&p->idle); w != NULL && serving > want &&
+	    !p->draining && !p->sup->stopping; w = next) {
+		next = TAILQ_NEXT(w, idle_entry);
+		if (w->retire == RETIRE_NONE) {
+			pool_retire(w, RETIRE_NOW, "pool shrinks");
+			serving--;
+		}
+	}
+	/* Replacements are ready: let the old workers go. */
+	TAILQ_FOREACH(w, &p->workers, entry) {
+		if (w->retire == RETIRE_WANTED && ready + wanted > want) {
+			pool_retire(w, RETIRE_NOW, w->cause);
+			wanted--;
+		}
+	}
+	if (p->failed || p->down)
+		return;
+	while (serving < want) {
+		if (!pool_may_spawn(p, &wait_ms)) {
+			tv = tv_ms(wait_ms);
+			evtimer_add(p->spawn_ev, &tv);
+			break;
+		}
+		pool_spawn(p);
+		serving++;
+	}
+}
+
+static void
+pool_spawn_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	pool_maintain(arg);
+}
+
+/* Reads a worker's resident set size from /proc; 0 if unknown. */
+static uint64_t
+pool_rss(pid_t pid)
+{
+	char			 path[64];
+	unsigned long long	 size, rss = 0;
+	FILE			*f;
+
+	snprintf(path, sizeof path, "/proc/%ld/statm", (long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	if (fscanf(f, "%llu %llu", &size, &rss) != 2)
+		rss = 0;
+	fclose(f);
+	return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Once a second: RSS cap while running, lifetime, ondemand idle timeout. */
+static void
+pool_tick(evutil_socket_t fd, short ev, void *arg)
+{
+	struct pool	*p = arg;
+	struct worker	*w, *next;
+	uint64_t	 now = sup_now_ns(), rss;
+	char		 why[96];
+	unsigned	 serving = 0;
+
+	TAILQ_FOREACH(w, &p->workers, entry) {
+		if (w->state != W_STOPPING && w->retire != RETIRE_NOW)
+			serving++;
+	}
+	for (w = TAILQ_FIRST(&p->workers); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, entry);
+		if (w->state == W_STOPPING || !w->ready)
+			continue;
+		if (p->cfg.max_rss > 0 && w->job != NULL &&
+		    (rss = pool_rss(w->pid)) > p->cfg.max_rss) {
+			snprintf(why, sizeof why, "max_rss exceeded: %llu KiB "
+			    "while running job %llu",
+			    (unsigned long long)(rss >> 10),
+			    (unsigned long long)w->job->id);
+			pool_worker_kill(w, SIGKILL, why);
+			continue;
+		}
+		if (p->cfg.max_lifetime_ms > 0 && now - w->start_ns >
+		    (uint64_t)p->cfg.max_lifetime_ms * 1000000u)
+			pool_retire(w, RETIRE_WANTED, "max_lifetime_ms reached");
+		if (p->cfg.mode == POOL_MODE_ONDEMAND && w->state == W_IDLE &&
+		    w->retire == RETIRE_NONE && serving > p->cfg.min_workers &&
+		    now - w->idle_ns > (uint64_t)p->cfg.idle_timeout_ms *
+		    1000000u) {
+			pool_retire(w, RETIRE_NOW, "idle_timeout_ms reached");
+			serving--;
+		}
+	}
+	pool_maintain(p);
+}
+
+/* After a job: max_jobs and max_rss retire the worker (replaced first). */
+void
+pool_after_job(struct worker *w)
+{
+	struct pool	*p = w->pool;
+	uint64_t	 rss;
+	char		 why[96];
+
+	if (w->retire != RETIRE_NONE)
+		return;
+	if (w->jobs_limit > 0 && w->jobs_done >= w->jobs_limit) {
+		snprintf(why, sizeof why, "max_jobs reached (%llu jobs)",
+		    (unsigned long long)w->jobs_done);
+		pool_retire(w, RETIRE_WANTED, why);
+		p->st.recycled++;
+	} else if (p->cfg.max_rss > 0 &&
+	    (rss = pool_rss(w->pid)) > p->cfg.max_rss) {
+		snprintf(why, sizeof why, "max_rss exceeded: %llu KiB",
+		    (unsigned long long)(rss >> 10));
+		pool_retire(w, RETIRE_WANTED, why);
+		p->st.recycled++;
+	}
 }
 
 /* "exit code 3", "signal 11 (SIGSEGV), core dumped" */
@@ -435,160 +650,222 @@ pool_describe_exit(int status, char *buf, size_t len)
 	    abbrev ? abbrev : "?", WCOREDUMP(status) ? ", core dumped" : "");
 }
 
-/* The job of a dead worker: retry it, or end it with the cause. */
+/* Queued jobs of a pool that cannot run them end now. */
 static void
-pool_requeue_or_end(struct pool *p, struct worker *w, const char *how)
-{
-	struct job	*job = w->job;
-	char		 cause[COMMIS_TEXT_MAX];
-
-	w->job = NULL;
-	p->nbusy--;
-	job->worker = NULL;
-	if (w->timedout)
-		snprintf(cause, sizeof cause, "%s", w->cause);
-	else if (w->cause[0] != '\0')
-		snprintf(cause, sizeof cause, "worker killed: %s (%s)",
-		    w->cause, how);
-	else
-		snprintf(cause, sizeof cause, "worker died: %s", how);
-	if (p->sup->stopping) {
-		sup_job_finish(p->sup, job, COMMIS_ST_CANCELLED,
-		    "supervisor shutting down", NULL, 0);
-	} else if (job->attempts >= p->cfg->max_attempts) {
-		sup_job_finish(p->sup, job, w->timedout ? COMMIS_ST_TIMEDOUT :
-		    COMMIS_ST_CRASHED, cause, NULL, 0);
-	} else {
-		log_info("pool %s: job %llu goes back to the queue after "
-		    "attempt %u: %s", p->cfg->name,
-		    (unsigned long long)job->id, job->attempts, cause);
-		p->st.retried++;
-		job->state = JOB_QUEUED;
-		if (queue_push_front(&p->queue, &job->qi) == -1)
-			sup_job_finish(p->sup, job, COMMIS_ST_CRASHED, cause,
-			    NULL, 0);
-	}
-}
-
-/* No slot can start: end the queued jobs, refuse new ones. */
-static void
-pool_set_down(struct pool *p)
+pool_fail_queue(struct pool *p, enum commis_status st, const char *cause)
 {
 	struct job	*job;
 
-	log_warnx("pool %s: down: no worker can start", p->cfg->name);
-	p->down = 1;
 	while ((job = (struct job *)queue_pop(&p->queue)) != NULL)
-		sup_job_finish(p->sup, job, COMMIS_ST_FAILED,
-		    "pool down: workers fail to start", NULL, 0);
+		job_finish(p->sup->jobs, job, st, cause, NULL, 0);
 }
 
-/* Respawn at once after a worker that was up; back off after start-up
- * failures; never after EXIT_WORKER_NORESPAWN at start-up. */
+/*
+ * A restart that the pool's budget pays for (deaths while running a job
+ * are the job's). More than restart_intensity in restart_period_ms puts
+ * the pool in the failed state.
+ */
 static void
-pool_respawn(struct pool *p, struct pool_slot *s, int started, int status)
+pool_count_restart(struct pool *p)
 {
-	struct timeval	tv;
-	uint64_t	delay;
-	unsigned	i;
+	unsigned	n = p->cfg.restart_intensity + 1;
+	uint64_t	now = sup_now_ns(), oldest;
+	char		why[160];
 
-	if (p->sup->stopping)
+	p->ring[p->ring_pos] = now;
+	p->ring_pos = (p->ring_pos + 1) % n;
+	oldest = p->ring[p->ring_pos];	/* n restarts ago, or 0 */
+	if (oldest == 0 || now - oldest >
+	    (uint64_t)p->cfg.restart_period_ms * 1000000u)
 		return;
-	if (started) {
-		p->st.restarts++;
-		pool_spawn(p, s->idx);
-		return;
-	}
+	p->failed = 1;
+	snprintf(why, sizeof why, "pool failed: more than %u worker restarts "
+	    "in %u ms", p->cfg.restart_intensity, p->cfg.restart_period_ms);
+	log_warnx("pool %s: %s; no more forks until `commis reset %s`",
+	    p->cfg.name, why, p->cfg.name);
+	evtimer_del(p->spawn_ev);
+	pool_fail_queue(p, COMMIS_ST_FAILED, why);
+}
+
+static void
+pool_startup_failed(struct pool *p, int status)
+{
+	uint64_t	delay;
+
 	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_WORKER_NORESPAWN) {
-		log_warnx("pool %s: worker %u failed to start with a "
-		    "configuration error; not respawning it", p->cfg->name,
-		    s->idx);
-		s->disabled = 1;
-		for (i = 0; i < p->nslots && p->slots[i].disabled; i++)
-			;
-		if (i == p->nslots)
-			pool_set_down(p);
+		log_warnx("pool %s: a worker failed to start with a "
+		    "configuration error (exit code %d); the pool is down",
+		    p->cfg.name, EXIT_WORKER_NORESPAWN);
+		p->down = 1;
+		evtimer_del(p->spawn_ev);
+		pool_fail_queue(p, COMMIS_ST_FAILED,
+		    "pool down: workers fail to start");
 		return;
 	}
-	s->failures++;
-	delay = (uint64_t)p->cfg->restart_delay_ms << (s->failures > 20 ?
-	    20 : s->failures - 1);
-	if (delay > p->cfg->restart_delay_max_ms)
-		delay = p->cfg->restart_delay_max_ms;
-	log_warnx("pool %s: worker %u failed at start-up %u times in a row; "
-	    "next start in %llu ms", p->cfg->name, s->idx, s->failures,
+	p->startup_failures++;
+	delay = (uint64_t)p->cfg.restart_delay_ms <<
+	    (p->startup_failures > 20 ? 20 : p->startup_failures - 1);
+	if (delay > p->cfg.restart_delay_max_ms)
+		delay = p->cfg.restart_delay_max_ms;
+	p->spawn_after_ns = sup_now_ns() + delay * 1000000u;
+	log_warnx("pool %s: a worker failed at start-up (%u in a row); next "
+	    "start in %llu ms", p->cfg.name, p->startup_failures,
 	    (unsigned long long)delay);
-	p->st.restarts++;
-	tv = tv_ms(delay);
-	evtimer_add(s->restart, &tv);
 }
 
 int
 pool_reap(struct pool *p, pid_t pid, int status)
 {
-	struct pool_slot	*s = NULL;
-	struct worker		*w;
-	unsigned		 i;
-	char			 how[96];
-	int			 started;
+	struct worker	*w;
+	char		 how[96];
+	int		 asked, job_caused;
 
-	for (i = 0; i < p->nslots; i++) {
-		if (p->slots[i].w != NULL && p->slots[i].w->pid == pid) {
-			s = &p->slots[i];
+	TAILQ_FOREACH(w, &p->workers, entry) {
+		if (w->pid == pid)
 			break;
-		}
 	}
-	if (s == NULL)
+	if (w == NULL)
 		return 0;
-	w = s->w;
+	/*
+	 * What it wrote before it died (STARTED, DONE) counts: a job it had
+	 * started costs an attempt even if SIGCHLD came before the frame.
+	 */
+	w->reaped = 1;
+	if (w->chan != NULL)
+		chan_drain(w->chan);
 	pool_describe_exit(status, how, sizeof how);
-	started = w->ready;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		log_debug("pool %s: worker %u pid %ld exited: %s%s%s",
-		    p->cfg->name, w->slot, (long)pid, how,
-		    w->cause[0] ? "; cause: " : "", w->cause);
+	asked = w->exiting;
+	job_caused = w->job != NULL;
+	if (asked && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_debug("pool %s: worker %u pid %ld exited: %s; cause: %s",
+		    p->cfg.name, w->id, (long)pid, how, w->cause);
 	else
 		log_warnx("pool %s: worker %u pid %ld exited: %s; cause: %s; "
-		    "jobs done %llu", p->cfg->name, w->slot, (long)pid, how,
+		    "jobs done %llu", p->cfg.name, w->id, (long)pid, how,
 		    w->cause[0] ? w->cause : WIFSIGNALED(status) ? "crashed" :
-		    "exited by itself",
-		    (unsigned long long)w->jobs_done);
-	pool_unset_idle(w);
-	if (w->job != NULL)
-		pool_requeue_or_end(p, w, how);
-	s->w = NULL;
-	p->nalive--;
+		    "exited by itself", (unsigned long long)w->jobs_done);
+	pool_worker_unset_idle(w);
+	dispatch_worker_lost(w, how);
+	TAILQ_REMOVE(&p->workers, w, entry);
+	p->nworkers--;
+	if (!asked && !p->sup->stopping && !p->draining) {
+		p->st.restarts++;
+		if (!w->ready)
+			pool_startup_failed(p, status);
+		if (!job_caused && !p->down)
+			pool_count_restart(p);
+	}
 	pool_worker_free(w);
-	pool_respawn(p, s, started, status);
-	pool_dispatch(p);
+	dispatch(p);
+	pool_maintain(p);
+	pool_drain(p);
 	return 1;
 }
 
 void
-pool_stop(struct pool *p, int sig)
+pool_drain(struct pool *p)
 {
-	struct timeval	 tv = tv_ms(p->cfg->kill_grace_ms);
-	struct worker	*w;
+	struct worker	*w, *next;
 	struct job	*job;
-	unsigned	 i;
 
-	while ((job = (struct job *)queue_pop(&p->queue)) != NULL)
-		sup_job_finish(p->sup, job, COMMIS_ST_CANCELLED,
-		    "supervisor shutting down", NULL, 0);
-	for (i = 0; i < p->nslots; i++) {
-		evtimer_del(p->slots[i].restart);
-		if ((w = p->slots[i].w) == NULL)
-			continue;
-		if (w->state == W_BUSY || sig == SIGKILL) {
-			pool_worker_kill(w, sig, "shutdown");
-			continue;
-		}
-		/* Idle workers exit 0 when their channel closes. */
-		snprintf(w->cause, sizeof w->cause, "shutdown");
-		pool_unset_idle(w);
-		w->state = W_STOPPING;
-		chan_free(w->chan);
-		w->chan = NULL;
-		evtimer_add(w->timer, &tv);
+	if (!p->sup->stopping && !p->draining)
+		return;
+	/* Delayed jobs would hold the drain up: they end now. */
+	while ((job = TAILQ_FIRST(&p->delayed)) != NULL)
+		job_cancel(p->sup->jobs, job, p->draining ? "pool removed" :
+		    "supervisor shutting down", NULL);
+	if (queue_len(&p->queue) > 0)
+		return;
+	for (w = TAILQ_FIRST(&p->workers); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, entry);
+		if (w->job == NULL && w->nsent == 0 && w->state != W_STOPPING)
+			pool_retire(w, RETIRE_NOW, p->draining ? "pool removed" :
+			    "shutdown");
 	}
+}
+
+void
+pool_stop(struct pool *p)
+{
+	struct worker	*w, *next;
+	struct job	*job;
+
+	evtimer_del(p->spawn_ev);
+	while ((job = TAILQ_FIRST(&p->delayed)) != NULL)
+		job_cancel(p->sup->jobs, job, "supervisor shutting down", NULL);
+	pool_fail_queue(p, COMMIS_ST_CANCELLED, "supervisor shutting down");
+	for (w = TAILQ_FIRST(&p->workers); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, entry);
+		if (w->state == W_STOPPING)
+			continue;
+		if (w->job == NULL && w->nsent == 0)
+			pool_worker_close(w, "shutdown");
+		else {
+			w->exiting = 1;
+			pool_worker_kill(w, SIGTERM, "shutdown");
+		}
+	}
+}
+
+void
+pool_reconfigure(struct pool *p, const struct pool_config *cfg,
+    struct handler_set *hs)
+{
+	struct pool_config	 old = p->cfg;
+	struct worker		*w;
+	uint64_t		*ring;
+
+	if (pool_cfg_copy(&p->cfg, cfg) == -1)
+		fatalx("pool %s: out of memory on reload", old.name);
+	pool_cfg_clear(&old);
+	handlers_free(p->handlers);
+	p->handlers = hs;
+	if ((ring = calloc(cfg->restart_intensity + 1, sizeof *ring)) == NULL)
+		fatalx("pool %s: out of memory on reload", cfg->name);
+	free(p->ring);
+	p->ring = ring;
+	p->ring_pos = 0;
+	p->generation++;
+	p->target = pool_initial_target(&p->cfg);
+	if (p->tokens > p->cfg.spawn_rate)
+		p->tokens = p->cfg.spawn_rate;
+	/* Every worker of an older generation is replaced, new one first. */
+	TAILQ_FOREACH(w, &p->workers, entry)
+		pool_retire(w, RETIRE_WANTED, "reload");
+	pool_maintain(p);
+}
+
+int
+pool_scale(struct pool *p, unsigned n, char *why, size_t whylen)
+{
+	if (n < 1 || n > 1024) {
+		snprintf(why, whylen, "size %u is out of range 1..1024", n);
+		return -1;
+	}
+	if (p->cfg.mode != POOL_MODE_STATIC && n < p->cfg.min_workers) {
+		snprintf(why, whylen, "size %u is below min_workers (%u)", n,
+		    p->cfg.min_workers);
+		return -1;
+	}
+	log_info("pool %s: scaled from %u to %u workers%s", p->cfg.name,
+	    p->target, n, p->cfg.mode == POOL_MODE_STATIC ? "" : " at most");
+	p->target = n;
+	pool_maintain(p);
+	return 0;
+}
+
+int
+pool_reset(struct pool *p, char *why, size_t whylen)
+{
+	if (!p->failed && !p->down) {
+		snprintf(why, whylen, "pool %s is not failed", p->cfg.name);
+		return -1;
+	}
+	log_info("pool %s: reset by an operator", p->cfg.name);
+	p->failed = p->down = 0;
+	p->startup_failures = 0;
+	p->spawn_after_ns = 0;
+	memset(p->ring, 0, (p->cfg.restart_intensity + 1) * sizeof *p->ring);
+	pool_maintain(p);
+	return 0;
 }

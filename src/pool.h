@@ -1,7 +1,7 @@
 /*
- * A pool: its worker slots, its run queue and its counters. The pool forks
- * workers, dispatches jobs to idle ones, times jobs out, reaps and replaces
- * workers, and puts a dead worker's job back on the queue.
+ * A pool: its workers, its run queue and its counters. pool.c forks,
+ * reaps, replaces, recycles and scales workers; dispatch.c moves jobs
+ * between the queue and the workers.
  */
 #ifndef COMMIS_POOL_H
 #define COMMIS_POOL_H
@@ -11,46 +11,64 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "job.h"
 #include "queue.h"
 
 struct supervisor;
-struct job;
 struct chan;
 struct handler_set;
 
 enum worker_state {
 	W_STARTING,	/* forked, READY not seen yet */
-	W_IDLE,
+	W_IDLE,		/* no job running or sent */
 	W_BUSY,
-	W_STOPPING,	/* signalled; waiting to reap */
+	W_STOPPING,	/* asked to exit or signalled; waiting to reap */
+};
+
+/* Recycling: a worker to replace keeps serving until its replacement is
+ * ready (RETIRE_WANTED), then takes no new job and exits (RETIRE_NOW). */
+enum worker_retire {
+	RETIRE_NONE,
+	RETIRE_WANTED,
+	RETIRE_NOW,
+};
+
+/* What the worker's one timer is counting. */
+enum worker_timer {
+	WT_NONE,
+	WT_TIMEOUT,	/* the running job's timeout_ms */
+	WT_GRACE,	/* soft cancel sent; SIGKILL when it fires */
+	WT_STOP,	/* asked to exit; SIGKILL when it fires */
 };
 
 struct worker {
 	struct pool		*pool;
-	unsigned		 slot;
+	unsigned		 id;		/* per pool, for logs and stats */
+	unsigned		 generation;
 	pid_t			 pid;
 	enum worker_state	 state;
+	enum worker_retire	 retire;
 	struct chan		*chan;
-	struct job		*job;
+	struct job		*job;		/* running */
+	struct job_list		 sent;		/* sent, not started, in order */
+	unsigned		 nsent;
 	uint64_t		 jobs_done;
+	uint64_t		 jobs_limit;	/* max_jobs + jitter; 0: none */
 	uint64_t		 start_ns;
 	uint64_t		 job_start_ns;
-	struct event		*timer;		/* job timeout, kill grace */
+	uint64_t		 idle_ns;	/* idle since */
+	struct event		*timer;
+	enum worker_timer	 tstate;
 	int			 ready;		/* READY seen */
-	int			 timedout;
+	int			 exiting;	/* we asked it to exit */
+	int			 reaped;	/* waitpid() returned it */
+	int			 timedout;	/* soft timeout sent for job */
 	int			 sigkilled;
-	char			 cause[128];	/* why we signalled it */
-	TAILQ_ENTRY(worker)	 idle_entry;
+	char			 cause[128];	/* why we stopped it */
+	TAILQ_ENTRY(worker)	 entry;
+	TAILQ_ENTRY(worker)	 idle_entry;	/* while W_IDLE */
 };
-
-struct pool_slot {
-	struct pool		*pool;
-	unsigned		 idx;
-	struct worker		*w;
-	unsigned		 failures;	/* start-ups failed in a row */
-	struct event		*restart;
-	int			 disabled;	/* EXIT_WORKER_NORESPAWN */
-};
+TAILQ_HEAD(worker_list, worker);
 
 struct pool_stats {
 	uint64_t	submitted;
@@ -60,37 +78,83 @@ struct pool_stats {
 	uint64_t	timedout;
 	uint64_t	crashed;
 	uint64_t	cancelled;
-	uint64_t	retried;
-	uint64_t	restarts;
+	uint64_t	expired;
+	uint64_t	dead;		/* dead-lettered (timedout + crashed) */
+	uint64_t	retried;	/* put back after their worker died */
+	uint64_t	rebalanced;	/* prefetched jobs taken back */
+	uint64_t	restarts;	/* workers re-forked after a death */
+	uint64_t	recycled;	/* workers retired by max_jobs etc. */
 };
 
 struct pool {
-	struct supervisor		*sup;
-	const struct pool_config	*cfg;
-	struct handler_set		*handlers;
-	struct queue			 queue;
-	struct pool_slot		*slots;
-	unsigned			 nslots;
-	TAILQ_HEAD(, worker)		 idle;
-	unsigned			 nalive;	/* forked, not reaped */
-	unsigned			 nbusy;
-	int				 down;		/* no slot can start */
-	struct pool_stats		 st;
+	struct supervisor	*sup;
+	struct pool_config	 cfg;		/* the pool's own copy */
+	struct handler_set	*handlers;
+	struct queue		 queue;
+	unsigned		 ndelayed;
+	struct job_list		 delayed;	/* by wentry */
+	struct worker_list	 workers;
+	struct worker_list	 idle;		/* serving workers with no job */
+	unsigned		 nworkers;	/* forked, not reaped */
+	unsigned		 nrunning;	/* jobs running */
+	unsigned		 next_id;
+	unsigned		 generation;
+	unsigned		 target;	/* static: size; else max */
+	int			 failed;	/* crash-loop limit hit */
+	int			 down;		/* no worker can start */
+	int			 draining;	/* removed by a reload */
+	uint64_t		*ring;		/* restart times (intensity) */
+	unsigned		 ring_pos;
+	unsigned		 startup_failures;
+	uint64_t		 spawn_after_ns;	/* backoff */
+	double			 tokens;		/* spawn_rate bucket */
+	uint64_t		 tokens_ns;
+	struct event		*tick;		/* periodic checks */
+	struct event		*spawn_ev;	/* a spawn put off */
+	struct pool_stats	 st;
 };
 
+/*
+ * A pool for cfg (copied). hs: its handler set, taken over (NULL: build
+ * one from cfg's modules). NULL with *cause on failure.
+ */
 struct pool	*pool_new(struct supervisor *, const struct pool_config *,
-		    char **cause);
+		    struct handler_set *hs, char **cause);
 void		 pool_free(struct pool *);
-void		 pool_start(struct pool *);
-/* Queues or dispatches an accepted job. -1 when the queue is full. */
-int		 pool_submit(struct pool *, struct job *);
-/* Takes a queued job out (its submitter vanished). */
+/* Builds a handler set with the built-ins and cfg's modules. */
+struct handler_set *pool_handlers(const struct pool_config *, char **cause);
+/* Forks workers to the target, rate and backoff permitting. */
+void		 pool_maintain(struct pool *);
+/* Queues a job (front: a retry, not bounded). -1: full or not serving. */
+int		 pool_enqueue(struct pool *, struct job *, int front);
 void		 pool_unqueue(struct pool *, struct job *);
+/* Queued plus delayed: what queue_max bounds. */
+size_t		 pool_queued(const struct pool *);
+/* Whether new jobs are accepted, else why not. */
+int		 pool_accepting(const struct pool *, const char **why);
 /* A child exited: 1 if it was one of this pool's workers. */
 int		 pool_reap(struct pool *, pid_t, int status);
-/* Shutdown: end queued jobs, stop restarts, signal every worker. */
-void		 pool_stop(struct pool *, int sig);
-unsigned	 pool_idle_count(const struct pool *);
+/* Graceful: retire every worker once the pool has no job left. */
+void		 pool_drain(struct pool *);
+/* Fast: end queued jobs, signal every worker. */
+void		 pool_stop(struct pool *);
+/* Nothing left in it: no worker, no job. */
+int		 pool_empty(const struct pool *);
+/* Reload: new settings and handlers; workers replaced one by one. */
+void		 pool_reconfigure(struct pool *, const struct pool_config *,
+		    struct handler_set *);
+int		 pool_scale(struct pool *, unsigned, char *why, size_t);
+int		 pool_reset(struct pool *, char *why, size_t);
+/* After each job: max_jobs and max_rss mark the worker for replacement. */
+void		 pool_after_job(struct worker *);
+/* A worker to replace (RETIRE_WANTED) or to let go (RETIRE_NOW). */
+void		 pool_retire(struct worker *, enum worker_retire, const char *);
+/* Records why, then signals; SIGTERM arms the SIGKILL grace timer. */
+void		 pool_worker_kill(struct worker *, int sig, const char *cause);
+void		 pool_worker_set_idle(struct worker *);
+void		 pool_worker_unset_idle(struct worker *);
+unsigned	 pool_count(const struct pool *, enum worker_state);
 const char	*pool_worker_state_name(enum worker_state);
+const char	*pool_mode_name(enum pool_mode);
 
 #endif

@@ -1,11 +1,14 @@
 /*
  * Stats rendering: reads the supervisor, its pools and their workers and
- * writes JSON (the schema in docs/operations.md is stable) or a table.
- * Counts only; this module changes nothing.
+ * writes JSON (the schema in docs/operations.md is stable: fields are only
+ * ever added) or a table. Counts only; this module changes nothing.
  */
+#include <stdio.h>
+
 #include <event2/buffer.h>
 
 #include "control.h"
+#include "job.h"
 #include "pool.h"
 #include "stats.h"
 #include "sup.h"
@@ -13,26 +16,50 @@
 
 #define NS_PER_MS	1000000u
 
-static unsigned
-stats_count(const struct pool *p, enum worker_state st)
+static const char *
+stats_pool_state(const struct pool *p)
 {
-	unsigned	i, n = 0;
+	if (p->draining)
+		return "draining";
+	if (p->failed)
+		return "failed";
+	if (p->down)
+		return "down";
+	return "running";
+}
 
-	for (i = 0; i < p->nslots; i++) {
-		if (p->slots[i].w != NULL && p->slots[i].w->state == st)
-			n++;
+static const char *
+stats_retire_name(enum worker_retire r)
+{
+	return r == RETIRE_NONE ? "no" : r == RETIRE_WANTED ? "replacing" :
+	    "retiring";
+}
+
+void
+stats_json_str(struct evbuffer *eb, const char *s)
+{
+	evbuffer_add(eb, "\"", 1);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			evbuffer_add_printf(eb, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			evbuffer_add_printf(eb, "\\u%04x", (unsigned char)*s);
+		else
+			evbuffer_add(eb, s, 1);
 	}
-	return n;
+	evbuffer_add(eb, "\"", 1);
 }
 
 static void
 stats_json_worker(struct evbuffer *eb, const struct worker *w, uint64_t now)
 {
-	evbuffer_add_printf(eb, "{\"slot\":%u,\"pid\":%ld,\"state\":\"%s\","
-	    "\"age_ms\":%llu,\"jobs_done\":%llu,", w->slot, (long)w->pid,
-	    pool_worker_state_name(w->state),
+	evbuffer_add_printf(eb, "{\"id\":%u,\"pid\":%ld,\"state\":\"%s\","
+	    "\"generation\":%u,\"retire\":\"%s\",\"age_ms\":%llu,"
+	    "\"jobs_done\":%llu,\"prefetched\":%u,", w->id, (long)w->pid,
+	    pool_worker_state_name(w->state), w->generation,
+	    stats_retire_name(w->retire),
 	    (unsigned long long)((now - w->start_ns) / NS_PER_MS),
-	    (unsigned long long)w->jobs_done);
+	    (unsigned long long)w->jobs_done, w->nsent);
 	if (w->job != NULL)
 		evbuffer_add_printf(eb, "\"job\":%llu,\"job_age_ms\":%llu}",
 		    (unsigned long long)w->job->id,
@@ -45,30 +72,34 @@ static void
 stats_json_pool(struct evbuffer *eb, const struct pool *p, uint64_t now)
 {
 	const struct pool_stats	*s = &p->st;
-	unsigned		 i, first = 1;
+	const struct worker	*w;
+	int			 first = 1;
 
 	evbuffer_add_printf(eb, "{\"name\":\"%s\",\"isolation\":\"process\","
-	    "\"size\":%u,\"alive\":%u,\"active\":%u,\"available\":%u,"
-	    "\"starting\":%u,\"queued\":%zu,\"queue_max\":%u,\"down\":%s,",
-	    p->cfg->name, p->nslots, p->nalive, p->nbusy, pool_idle_count(p),
-	    stats_count(p, W_STARTING), queue_len(&p->queue),
-	    p->cfg->queue_max, p->down ? "true" : "false");
+	    "\"mode\":\"%s\",\"state\":\"%s\",\"generation\":%u,\"size\":%u,"
+	    "\"workers\":%u,\"active\":%u,\"available\":%u,\"starting\":%u,"
+	    "\"queued\":%zu,\"delayed\":%u,\"queue_max\":%u,", p->cfg.name,
+	    pool_mode_name(p->cfg.mode), stats_pool_state(p), p->generation,
+	    p->target, p->nworkers, p->nrunning, pool_count(p, W_IDLE),
+	    pool_count(p, W_STARTING), queue_len(&p->queue), p->ndelayed,
+	    p->cfg.queue_max);
 	evbuffer_add_printf(eb, "\"jobs\":{\"submitted\":%llu,\"rejected\":%llu,"
 	    "\"succeeded\":%llu,\"failed\":%llu,\"timedout\":%llu,"
-	    "\"crashed\":%llu,\"cancelled\":%llu,\"retried\":%llu},"
-	    "\"restarts\":%llu,\"workers\":[",
+	    "\"crashed\":%llu,\"cancelled\":%llu,\"expired\":%llu,"
+	    "\"dead\":%llu,\"retried\":%llu,\"rebalanced\":%llu},"
+	    "\"restarts\":%llu,\"recycled\":%llu,\"worker_list\":[",
 	    (unsigned long long)s->submitted, (unsigned long long)s->rejected,
 	    (unsigned long long)s->succeeded, (unsigned long long)s->failed,
 	    (unsigned long long)s->timedout, (unsigned long long)s->crashed,
-	    (unsigned long long)s->cancelled, (unsigned long long)s->retried,
-	    (unsigned long long)s->restarts);
-	for (i = 0; i < p->nslots; i++) {
-		if (p->slots[i].w == NULL)
-			continue;
+	    (unsigned long long)s->cancelled, (unsigned long long)s->expired,
+	    (unsigned long long)s->dead, (unsigned long long)s->retried,
+	    (unsigned long long)s->rebalanced, (unsigned long long)s->restarts,
+	    (unsigned long long)s->recycled);
+	TAILQ_FOREACH(w, &p->workers, entry) {
 		if (!first)
 			evbuffer_add(eb, ",", 1);
 		first = 0;
-		stats_json_worker(eb, p->slots[i].w, now);
+		stats_json_worker(eb, w, now);
 	}
 	evbuffer_add_printf(eb, "]}");
 }
@@ -80,10 +111,15 @@ stats_json(struct supervisor *sup, struct evbuffer *eb)
 	size_t		i;
 
 	evbuffer_add_printf(eb, "{\"version\":\"%s\",\"pid\":%ld,"
-	    "\"uptime_ms\":%llu,\"connections\":%zu,\"jobs\":%zu,\"pools\":[",
-	    COMMIS_VERSION, (long)sup->pid,
+	    "\"uptime_ms\":%llu,\"connections\":%zu,\"jobs\":%zu,"
+	    "\"results_kept\":%zu,\"results_bytes\":%zu,\"dead\":%zu,"
+	    "\"reloads\":%llu,\"stopping\":%s,\"pools\":[", COMMIS_VERSION,
+	    (long)sup->pid,
 	    (unsigned long long)((now - sup->start_ns) / NS_PER_MS),
-	    control_nconns(sup->control), idmap_len(&sup->jobs));
+	    control_nconns(sup->control), job_active(sup->jobs),
+	    job_kept_count(sup->jobs), job_kept_bytes(sup->jobs),
+	    job_dead_count(sup->jobs), (unsigned long long)sup->reloads,
+	    sup->stopping ? "true" : "false");
 	for (i = 0; i < sup->npools; i++) {
 		if (i > 0)
 			evbuffer_add(eb, ",", 1);
@@ -97,28 +133,30 @@ stats_text_pool(struct evbuffer *eb, const struct pool *p, uint64_t now)
 {
 	const struct pool_stats	*s = &p->st;
 	const struct worker	*w;
-	unsigned		 i;
 
-	evbuffer_add_printf(eb, "%-16s %4u %6u %9u %6zu %9llu %9llu %6llu "
-	    "%8llu %7llu %7llu %8llu%s\n", p->cfg->name, p->nslots, p->nbusy,
-	    pool_idle_count(p), queue_len(&p->queue),
+	evbuffer_add_printf(eb, "%-12s %-8s %4u %6u %9u %6zu %9llu %9llu "
+	    "%6llu %8llu %7llu %5llu %7llu %8llu  %s\n", p->cfg.name,
+	    pool_mode_name(p->cfg.mode), p->target, p->nrunning,
+	    pool_count(p, W_IDLE), pool_queued(p),
 	    (unsigned long long)s->submitted, (unsigned long long)s->succeeded,
 	    (unsigned long long)s->failed, (unsigned long long)s->timedout,
-	    (unsigned long long)s->crashed, (unsigned long long)s->retried,
-	    (unsigned long long)s->restarts, p->down ? "  DOWN" : "");
-	for (i = 0; i < p->nslots; i++) {
-		if ((w = p->slots[i].w) == NULL) {
-			evbuffer_add_printf(eb, "  slot %-3u %-8s %-9s\n", i, "-",
-			    "restarting");
-			continue;
-		}
-		evbuffer_add_printf(eb, "  slot %-3u pid %-8ld %-9s jobs %-8llu",
-		    i, (long)w->pid, pool_worker_state_name(w->state),
+	    (unsigned long long)s->crashed, (unsigned long long)s->dead,
+	    (unsigned long long)s->retried, (unsigned long long)s->restarts,
+	    stats_pool_state(p));
+	TAILQ_FOREACH(w, &p->workers, entry) {
+		evbuffer_add_printf(eb, "  worker %-4u pid %-8ld %-9s gen %-3u "
+		    "jobs %-8llu", w->id, (long)w->pid,
+		    pool_worker_state_name(w->state), w->generation,
 		    (unsigned long long)w->jobs_done);
 		if (w->job != NULL)
 			evbuffer_add_printf(eb, " job %llu for %llu ms",
 			    (unsigned long long)w->job->id, (unsigned long long)
 			    ((now - w->job_start_ns) / NS_PER_MS));
+		if (w->nsent > 0)
+			evbuffer_add_printf(eb, " +%u prefetched", w->nsent);
+		if (w->retire != RETIRE_NONE)
+			evbuffer_add_printf(eb, " (%s: %s)",
+			    stats_retire_name(w->retire), w->cause);
 		evbuffer_add(eb, "\n", 1);
 	}
 }
@@ -130,13 +168,16 @@ stats_text(struct supervisor *sup, struct evbuffer *eb)
 	size_t		i;
 
 	evbuffer_add_printf(eb, "commisd %s pid %ld, up %.1f s, %zu "
-	    "connection(s), %zu job(s) in flight\n\n", COMMIS_VERSION,
-	    (long)sup->pid, (double)(now - sup->start_ns) / 1e9,
-	    control_nconns(sup->control), idmap_len(&sup->jobs));
-	evbuffer_add_printf(eb, "%-16s %4s %6s %9s %6s %9s %9s %6s %8s %7s "
-	    "%7s %8s\n", "POOL", "SIZE", "ACTIVE", "AVAILABLE", "QUEUED",
-	    "SUBMITTED", "SUCCEEDED", "FAILED", "TIMEDOUT", "CRASHED",
-	    "RETRIED", "RESTARTS");
+	    "connection(s), %zu job(s) in flight, %zu result(s) kept "
+	    "(%zu bytes), %zu dead%s\n\n", COMMIS_VERSION, (long)sup->pid,
+	    (double)(now - sup->start_ns) / 1e9, control_nconns(sup->control),
+	    job_active(sup->jobs), job_kept_count(sup->jobs),
+	    job_kept_bytes(sup->jobs), job_dead_count(sup->jobs),
+	    sup->stopping ? ", shutting down" : "");
+	evbuffer_add_printf(eb, "%-12s %-8s %4s %6s %9s %6s %9s %9s %6s %8s "
+	    "%7s %5s %7s %8s  %s\n", "POOL", "MODE", "SIZE", "ACTIVE",
+	    "AVAILABLE", "QUEUED", "SUBMITTED", "SUCCEEDED", "FAILED",
+	    "TIMEDOUT", "CRASHED", "DEAD", "RETRIED", "RESTARTS", "STATE");
 	for (i = 0; i < sup->npools; i++)
 		stats_text_pool(eb, sup->pools[i], now);
 }

@@ -7,5 +7,7 @@ struct evbuffer;
 
 void	stats_json(struct supervisor *, struct evbuffer *);
 void	stats_text(struct supervisor *, struct evbuffer *);
+/* A JSON string literal, quoted and escaped. */
+void	stats_json_str(struct evbuffer *, const char *);
 
 #endif

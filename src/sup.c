@@ -1,8 +1,9 @@
 /*
  * The supervisor: one thread, one libevent loop. It owns the config, the
- * pools, the control socket and the job table, turns signals into loop
- * events (SIGCHLD is reaped in a WNOHANG loop), and ends every job in
- * exactly one terminal state through sup_job_finish(). It never runs job
+ * pools, the job table and the control socket, turns signals into loop
+ * events (SIGCHLD is reaped in a WNOHANG loop), reloads the config, and
+ * shuts down: SIGTERM drains (queued and running jobs finish, within
+ * shutdown_timeout_ms), SIGINT and SIGQUIT stop fast. It never runs job
  * code: handlers run only in forked workers.
  */
 #include <errno.h>
@@ -16,12 +17,16 @@
 
 #include "control.h"
 #include "exitcode.h"
+#include "handlers.h"
+#include "job.h"
 #include "log.h"
 #include "pool.h"
 #include "sup.h"
 
-/* Longest a shutdown waits for workers after SIGKILL before giving up. */
+/* After a fast stop, the longest wait for workers to be reaped. */
 #define SUP_STOP_TIMEOUT_MS	10000
+/* While stopping or draining pools: how often to look for the end. */
+#define SUP_TICK_MS		20
 
 uint64_t
 sup_now_ns(void)
@@ -37,109 +42,56 @@ sup_pool(struct supervisor *sup, const char *name)
 {
 	size_t	i;
 
-	if (name == NULL)
-		return sup->npools > 0 ? sup->pools[0] : NULL;
 	for (i = 0; i < sup->npools; i++) {
-		if (strcmp(sup->pools[i]->cfg->name, name) == 0)
+		if (sup->pools[i]->draining)
+			continue;
+		if (name == NULL || strcmp(sup->pools[i]->cfg.name, name) == 0)
 			return sup->pools[i];
 	}
 	return NULL;
 }
 
-struct job *
-sup_job_new(struct supervisor *sup, struct pool *p, const char *handler,
-    int32_t priority, uint32_t timeout_ms, const void *data, size_t len,
-    uint64_t conn_id, uint64_t req_id)
-{
-	struct job	*job;
-
-	if ((job = calloc(1, sizeof *job)) == NULL)
-		return NULL;
-	if (len > 0 && (job->data = malloc(len)) == NULL) {
-		free(job);
-		return NULL;
-	}
-	if (len > 0)
-		memcpy(job->data, data, len);
-	job->len = len;
-	job->id = ++sup->next_job_id;
-	job->pool = p;
-	snprintf(job->handler, sizeof job->handler, "%s", handler);
-	job->qi.priority = priority;
-	job->qi.idx = SIZE_MAX;
-	job->timeout_ms = timeout_ms ? timeout_ms : p->cfg->timeout_ms;
-	job->conn_id = conn_id;
-	job->req_id = req_id;
-	job->submit_ns = sup_now_ns();
-	if (idmap_put(&sup->jobs, job->id, job) == -1) {
-		free(job->data);
-		free(job);
-		return NULL;
-	}
-	return job;
-}
-
-void
-sup_job_free(struct supervisor *sup, struct job *job)
-{
-	idmap_del(&sup->jobs, job->id);
-	free(job->data);
-	free(job);
-}
-
-void
-sup_job_finish(struct supervisor *sup, struct job *job,
-    enum commis_status st, const char *cause, const void *out, size_t len)
-{
-	struct pool_stats	*ps = &job->pool->st;
-
-	switch (st) {
-	case COMMIS_ST_SUCCEEDED:
-		ps->succeeded++;
-		break;
-	case COMMIS_ST_FAILED:
-		ps->failed++;
-		break;
-	case COMMIS_ST_TIMEDOUT:
-		ps->timedout++;
-		break;
-	case COMMIS_ST_CRASHED:
-		ps->crashed++;
-		break;
-	default:
-		ps->cancelled++;
-		break;
-	}
-	if (st != COMMIS_ST_SUCCEEDED)
-		log_info("pool %s: job %llu %s after %u attempt(s): %s",
-		    job->pool->cfg->name, (unsigned long long)job->id,
-		    st == COMMIS_ST_FAILED ? "failed" :
-		    st == COMMIS_ST_TIMEDOUT ? "timed out" :
-		    st == COMMIS_ST_CRASHED ? "crashed" : "was cancelled",
-		    job->attempts, cause);
-	control_result(sup->control, job, st, cause, out, len);
-	control_untrack(sup->control, job);
-	sup_job_free(sup, job);
-}
-
-static unsigned
-sup_nalive(const struct supervisor *sup)
-{
-	unsigned	n = 0;
-	size_t		i;
-
-	for (i = 0; i < sup->npools; i++)
-		n += sup->pools[i]->nalive;
-	return n;
-}
-
-/* The loop ends once every worker is reaped and replies are written. */
+/* Frees drained pools; ends the loop once a shutdown has nothing left. */
 static void
-sup_check_done(struct supervisor *sup)
+sup_check(struct supervisor *sup)
 {
-	if (sup->stopping && sup_nalive(sup) == 0 &&
-	    control_pending(sup->control) == 0)
+	size_t	i, j, left = 0;
+	int	busy = 0;
+
+	for (i = j = 0; i < sup->npools; i++) {
+		struct pool	*p = sup->pools[i];
+
+		pool_drain(p);
+		if (p->draining && pool_empty(p)) {
+			log_info("pool %s: removed", p->cfg.name);
+			pool_free(p);
+			continue;
+		}
+		if (p->draining)
+			busy = 1;
+		if (!pool_empty(p))
+			left++;
+		sup->pools[j++] = p;
+	}
+	sup->npools = j;
+	if (sup->stopping && left == 0 && control_pending(sup->control) == 0)
 		event_base_loopexit(sup->base, NULL);
+	else if (!sup->stopping && !busy)
+		event_del(sup->ev_tick);
+}
+
+static void
+sup_tick(evutil_socket_t fd, short ev, void *arg)
+{
+	sup_check(arg);
+}
+
+static void
+sup_tick_start(struct supervisor *sup)
+{
+	struct timeval	tv = tv_ms(SUP_TICK_MS);
+
+	event_add(sup->ev_tick, &tv);
 }
 
 static void
@@ -165,63 +117,178 @@ static void
 sup_stop_timeout(evutil_socket_t fd, short ev, void *arg)
 {
 	struct supervisor	*sup = arg;
-	unsigned		 n = sup_nalive(sup);
+	size_t			 i;
+	unsigned		 n = 0;
 
-	if (n > 0) {
-		log_warnx("shutdown: %u worker(s) still not reaped; exiting", n);
-		sup->exit_code = EXIT_SUP_FAIL;
+	if (sup->stopping == SUP_STOP_DRAIN) {
+		sup_shutdown(sup, SUP_STOP_FAST,
+		    "shutdown_timeout_ms reached with jobs left");
+		return;
 	}
+	for (i = 0; i < sup->npools; i++)
+		n += sup->pools[i]->nworkers;
+	log_warnx("shutdown: %u worker(s) still not reaped; exiting", n);
+	sup->exit_code = EXIT_SUP_FAIL;
 	event_base_loopexit(sup->base, NULL);
 }
 
 void
-sup_shutdown(struct supervisor *sup, const char *why)
+sup_shutdown(struct supervisor *sup, enum sup_stop how, const char *why)
 {
-	struct timeval	tv, tick = tv_ms(10);
+	struct timeval	tv;
 	size_t		i;
 
-	if (sup->stopping)
+	if (how <= sup->stopping)
 		return;
-	log_info("shutting down: %s", why);
-	sup->stopping = 1;
-	control_close_listener(sup->control);
-	for (i = 0; i < sup->npools; i++)
-		pool_stop(sup->pools[i], SIGTERM);
-	tv = tv_ms(SUP_STOP_TIMEOUT_MS);
+	log_info("shutting down (%s): %s", how == SUP_STOP_DRAIN ?
+	    "finishing jobs" : "fast", why);
+	if (sup->stopping == SUP_RUNNING)
+		control_close_listener(sup->control);
+	sup->stopping = how;
+	for (i = 0; i < sup->npools; i++) {
+		if (how == SUP_STOP_DRAIN)
+			pool_drain(sup->pools[i]);
+		else
+			pool_stop(sup->pools[i]);
+	}
+	tv = tv_ms(how == SUP_STOP_DRAIN ? sup->cfg->shutdown_timeout_ms :
+	    SUP_STOP_TIMEOUT_MS);
 	evtimer_add(sup->ev_stop, &tv);
-	/* Replies may still be draining once the last worker is reaped. */
-	event_add(sup->ev_idle, &tick);
-	sup_check_done(sup);
+	sup_tick_start(sup);
+	sup_check(sup);
 }
 
 static void
 sup_signal(evutil_socket_t sig, short ev, void *arg)
 {
 	struct supervisor	*sup = arg;
+	char			*errors = NULL;
 
 	switch (sig) {
 	case SIGCHLD:
 		sup_reap(sup);
 		break;
 	case SIGTERM:
+		sup_shutdown(sup, SUP_STOP_DRAIN, "SIGTERM");
+		break;
 	case SIGINT:
 	case SIGQUIT:
-		sup_shutdown(sup, sig == SIGTERM ? "SIGTERM" :
-		    sig == SIGINT ? "SIGINT" : "SIGQUIT");
+		sup_shutdown(sup, SUP_STOP_FAST, sig == SIGINT ? "SIGINT" :
+		    "SIGQUIT");
 		break;
 	case SIGHUP:
-		log_warnx("SIGHUP: configuration reload is not supported by "
-		    "this version; ignored");
+		if (sup_reload(sup, &errors) == -1)
+			free(errors);	/* sup_reload logged them */
 		break;
 	}
-	sup_check_done(sup);
+	if (sup->stopping)
+		sup_check(sup);
 }
 
-/* Rechecks the end condition while replies drain at shutdown. */
-static void
-sup_idle_check(evutil_socket_t fd, short ev, void *arg)
+/* Handler sets for every pool of cfg, or -1 with *errors. */
+static struct handler_set **
+sup_reload_handlers(const struct config *cfg, char **errors)
 {
-	sup_check_done(arg);
+	struct handler_set	**hs;
+	char			 *cause = NULL;
+	size_t			  i, j;
+
+	if ((hs = calloc(cfg->npools, sizeof *hs)) == NULL) {
+		*errors = strdup("out of memory");
+		return NULL;
+	}
+	for (i = 0; i < cfg->npools; i++) {
+		if ((hs[i] = pool_handlers(&cfg->pools[i], &cause)) != NULL)
+			continue;
+		if (asprintf(errors, "%s: pool %s: %s", cfg->path,
+		    cfg->pools[i].name, cause) == -1)
+			*errors = NULL;
+		free(cause);
+		for (j = 0; j < i; j++)
+			handlers_free(hs[j]);
+		free(hs);
+		return NULL;
+	}
+	return hs;
+}
+
+/* Applies a validated config: pools updated, added, or drained. */
+static void
+sup_reload_apply(struct supervisor *sup, struct config *cfg,
+    struct handler_set **hs)
+{
+	struct pool	**pools, *p;
+	char		 *cause = NULL;
+	size_t		  i, j, n = 0;
+
+	if ((pools = calloc(cfg->npools + sup->npools, sizeof *pools)) == NULL)
+		fatalx("reload: out of memory");
+	for (i = 0; i < cfg->npools; i++) {
+		if ((p = sup_pool(sup, cfg->pools[i].name)) != NULL)
+			pool_reconfigure(p, &cfg->pools[i], hs[i]);
+		else if ((p = pool_new(sup, &cfg->pools[i], hs[i], &cause)) ==
+		    NULL)
+			fatalx("reload: pool %s: %s", cfg->pools[i].name, cause);
+		else
+			pool_maintain(p);
+		pools[n++] = p;
+	}
+	/* Pools the new config drops finish their jobs, then go. */
+	for (i = 0; i < sup->npools; i++) {
+		for (j = 0; j < n && pools[j] != sup->pools[i]; j++)
+			;
+		if (j < n)
+			continue;
+		p = sup->pools[i];
+		if (!p->draining)
+			log_info("pool %s: not in the new config; draining",
+			    p->cfg.name);
+		p->draining = 1;
+		pools[n++] = p;
+		pool_drain(p);
+	}
+	free(sup->pools);
+	sup->pools = pools;
+	sup->npools = n;
+	sup_tick_start(sup);
+}
+
+int
+sup_reload(struct supervisor *sup, char **errors)
+{
+	struct handler_set	**hs;
+	struct config		 *cfg;
+
+	if (sup->stopping) {
+		*errors = strdup("commisd is shutting down");
+		return -1;
+	}
+	if ((cfg = config_load(sup->cfg->path, errors)) == NULL) {
+		log_warnx("reload refused, the running configuration stays:\n%s",
+		    *errors);
+		return -1;
+	}
+	if ((hs = sup_reload_handlers(cfg, errors)) == NULL) {
+		log_warnx("reload refused, the running configuration stays: %s",
+		    *errors);
+		config_free(cfg);
+		return -1;
+	}
+	if (strcmp(cfg->socket, sup->cfg->socket) != 0 ||
+	    cfg->socket_mode != sup->cfg->socket_mode) {
+		log_warnx("reload: socket and socket_mode change only on a "
+		    "restart; keeping %s", sup->cfg->socket);
+		memcpy(cfg->socket, sup->cfg->socket, sizeof cfg->socket);
+		cfg->socket_mode = sup->cfg->socket_mode;
+	}
+	sup_reload_apply(sup, cfg, hs);
+	free(hs);
+	config_free(sup->cfg);
+	sup->cfg = cfg;
+	log_set_level(cfg->log_level);
+	sup->reloads++;
+	log_info("reloaded %s: %zu pool(s)", cfg->path, sup->npools);
+	return 0;
 }
 
 struct supervisor *
@@ -240,18 +307,20 @@ sup_new(struct config *cfg, int listen_fd, char **cause)
 	sup->cfg = cfg;
 	sup->pid = getpid();
 	sup->start_ns = sup_now_ns();
-	idmap_init(&sup->jobs);
+	srandom((unsigned)(sup->start_ns ^ (uint64_t)sup->pid));
 	signal(SIGPIPE, SIG_IGN);
 	if ((sup->base = event_base_new()) == NULL ||
 	    (sup->pools = calloc(cfg->npools, sizeof *sup->pools)) == NULL ||
-	    (sup->ev_stop = evtimer_new(sup->base, sup_stop_timeout, sup)) == NULL ||
-	    (sup->ev_idle = event_new(sup->base, -1, EV_PERSIST, sup_idle_check,
-	    sup)) == NULL) {
+	    (sup->ev_stop = evtimer_new(sup->base, sup_stop_timeout, sup)) ==
+	    NULL || (sup->ev_tick = event_new(sup->base, -1, EV_PERSIST,
+	    sup_tick, sup)) == NULL ||
+	    (sup->jobs = job_table_new(sup)) == NULL) {
 		*cause = strdup("cannot set up the event loop");
 		goto fail;
 	}
 	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-		sup->ev_sig[i] = evsignal_new(sup->base, sigs[i], sup_signal, sup);
+		sup->ev_sig[i] = evsignal_new(sup->base, sigs[i], sup_signal,
+		    sup);
 		if (sup->ev_sig[i] == NULL ||
 		    evsignal_add(sup->ev_sig[i], NULL) == -1) {
 			*cause = strdup("cannot watch signals");
@@ -259,7 +328,8 @@ sup_new(struct config *cfg, int listen_fd, char **cause)
 		}
 	}
 	for (i = 0; i < cfg->npools; i++) {
-		if ((sup->pools[i] = pool_new(sup, &cfg->pools[i], cause)) == NULL)
+		if ((sup->pools[i] = pool_new(sup, &cfg->pools[i], NULL,
+		    cause)) == NULL)
 			goto fail;
 		sup->npools++;
 	}
@@ -277,11 +347,10 @@ sup_run(struct supervisor *sup)
 	size_t	i;
 
 	for (i = 0; i < sup->npools; i++)
-		pool_start(sup->pools[i]);
+		pool_maintain(sup->pools[i]);
 	log_info("commisd running: %zu pool(s)", sup->npools);
 	if (event_base_dispatch(sup->base) == -1)
 		return EXIT_SUP_FAIL;
-	/* Anything reaped since the last SIGCHLD event. */
 	sup_reap(sup);
 	log_info("commisd stopped");
 	return sup->exit_code;
@@ -290,28 +359,23 @@ sup_run(struct supervisor *sup)
 void
 sup_free(struct supervisor *sup)
 {
-	struct job	*job;
-	size_t		 i, pos = 0;
+	size_t	i;
 
 	if (sup == NULL)
 		return;
 	control_free(sup->control);
+	job_table_free(sup->jobs);
 	for (i = 0; i < sup->npools; i++)
 		pool_free(sup->pools[i]);
 	free(sup->pools);
-	while ((job = idmap_next(&sup->jobs, &pos)) != NULL) {
-		free(job->data);
-		free(job);
-	}
-	idmap_free(&sup->jobs);
 	for (i = 0; i < sizeof sup->ev_sig / sizeof sup->ev_sig[0]; i++) {
 		if (sup->ev_sig[i] != NULL)
 			event_free(sup->ev_sig[i]);
 	}
 	if (sup->ev_stop != NULL)
 		event_free(sup->ev_stop);
-	if (sup->ev_idle != NULL)
-		event_free(sup->ev_idle);
+	if (sup->ev_tick != NULL)
+		event_free(sup->ev_tick);
 	if (sup->base != NULL)
 		event_base_free(sup->base);
 	config_free(sup->cfg);

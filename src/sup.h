@@ -1,65 +1,45 @@
 /*
- * The supervisor: the event loop's owner, the job table, and the life of a
- * job from SUBMIT to its one terminal state. Pools run jobs; the control
- * module talks to clients; this module ties them together.
+ * The supervisor: the event loop's owner. It holds the config, the pools,
+ * the job table and the control socket, turns signals into events, and
+ * runs reloads and shutdowns.
  */
 #ifndef COMMIS_SUP_H
 #define COMMIS_SUP_H
 
 #include <stdint.h>
-#include <sys/queue.h>
 #include <sys/time.h>
 #include <sys/types.h>
 
 #include <event2/event.h>
 
-#include "commis/proto.h"
 #include "config.h"
-#include "idmap.h"
-#include "queue.h"
 
 struct pool;
-struct worker;
 struct control;
+struct job_table;
 
-enum job_state {
-	JOB_QUEUED,
-	JOB_RUNNING,
+enum sup_stop {
+	SUP_RUNNING = 0,
+	SUP_STOP_DRAIN,		/* SIGTERM: finish jobs within
+				   shutdown_timeout_ms */
+	SUP_STOP_FAST,		/* SIGINT, SIGQUIT, or the drain ran out */
 };
-
-struct job {
-	struct queue_item	 qi;		/* first: queue items are jobs */
-	uint64_t		 id;
-	struct pool		*pool;
-	char			 handler[COMMIS_NAME_MAX];
-	uint32_t		 timeout_ms;	/* resolved: job or pool */
-	uint32_t		 attempts;	/* attempts started */
-	enum job_state		 state;
-	uint8_t			*data;
-	size_t			 len;
-	uint64_t		 conn_id;	/* submitter; 0 once gone */
-	uint64_t		 req_id;
-	struct worker		*worker;
-	uint64_t		 submit_ns;
-	TAILQ_ENTRY(job)	 conn_entry;	/* the submitter's jobs */
-};
-TAILQ_HEAD(job_list, job);
 
 struct supervisor {
 	struct event_base	*base;
-	struct config		*cfg;
-	struct pool		**pools;
+	struct config		*cfg;		/* top-level keys in force */
+	struct pool		**pools;	/* serving, then draining */
 	size_t			 npools;
 	struct control		*control;
-	struct idmap		 jobs;
-	uint64_t		 next_job_id;
+	struct job_table	*jobs;
 	uint64_t		 start_ns;
 	pid_t			 pid;
-	int			 stopping;
+	enum sup_stop		 stopping;
 	int			 exit_code;
+	uint64_t		 reloads;
 	struct event		*ev_sig[5];
-	struct event		*ev_stop;	/* shutdown deadline */
-	struct event		*ev_idle;	/* shutdown end check */
+	struct event		*ev_stop;	/* drain deadline, last resort */
+	struct event		*ev_tick;	/* drained pools, end of loop */
 };
 
 /* A timeval of ms milliseconds, for libevent timers. */
@@ -81,20 +61,15 @@ struct supervisor *sup_new(struct config *, int listen_fd, char **cause);
 /* Forks the workers and runs the loop until shutdown; the exit code. */
 int		 sup_run(struct supervisor *);
 void		 sup_free(struct supervisor *);
-/* Starts a shutdown: stop accepting, kill workers, exit when all reaped. */
-void		 sup_shutdown(struct supervisor *, const char *why);
+/* SUP_STOP_DRAIN or SUP_STOP_FAST; a fast stop overrides a drain. */
+void		 sup_shutdown(struct supervisor *, enum sup_stop, const char *);
+/*
+ * Reads the config file again and applies it; on any error nothing
+ * changes and *errors (malloc'd) lists them all. 0 or -1.
+ */
+int		 sup_reload(struct supervisor *, char **errors);
 
+/* A pool that takes new jobs, by name (NULL: the first). */
 struct pool	*sup_pool(struct supervisor *, const char *name);
-
-/* A new job for pool p, owned by the job table. NULL when out of memory. */
-struct job	*sup_job_new(struct supervisor *, struct pool *,
-		    const char *handler, int32_t priority, uint32_t timeout_ms,
-		    const void *data, size_t len, uint64_t conn_id,
-		    uint64_t req_id);
-/* A job that reached a terminal state: tell the submitter, count, free. */
-void		 sup_job_finish(struct supervisor *, struct job *,
-		    enum commis_status, const char *cause,
-		    const void *out, size_t outlen);
-void		 sup_job_free(struct supervisor *, struct job *);
 
 #endif

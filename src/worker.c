@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/queue.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -29,15 +30,30 @@
 
 #define WORKER_FD	3
 
+/* A job sent to this worker, copied out of the decoder's buffer. */
+struct wjob {
+	uint64_t		 id;
+	char			 handler[COMMIS_NAME_MAX];
+	uint8_t			*input;
+	size_t			 len;
+	TAILQ_ENTRY(wjob)	 entry;
+};
+
+struct wstate {
+	const struct worker_args	*wa;
+	struct frame_dec		 dec;
+	TAILQ_HEAD(, wjob)		 queue;		/* sent, not started */
+	uint64_t			 running;	/* job id, or 0 */
+	int				 cancel;	/* for the running job */
+};
+
 struct wcall {
 	struct commis_call	 call;
+	struct wstate		*ws;
 	struct mbuf		 out;
 	char			 err[COMMIS_TEXT_MAX];
 	size_t			 max;
-	uint64_t		 job_id;
-	int			 cancel;
 	int			 overflow;
-	struct frame_dec	*side;	/* bytes read while the job runs */
 };
 
 static void
@@ -98,89 +114,134 @@ worker_error(struct commis_call *call, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Frames that arrive while a job runs: only CANCEL is allowed. */
 static void
-worker_side_frames(struct wcall *wc, struct frame_dec *d)
+worker_send(uint8_t type, uint64_t id, const void *p1, size_t n1,
+    const void *p2, size_t n2)
 {
-	struct frame	f;
-	int		r;
+	if (frame_send(WORKER_FD, type, 0, id, p1, n1, p2, n2, -1) == -1)
+		_exit(EXIT_WORKER_ERROR);
+}
 
-	while ((r = frame_dec_next(d, &f)) == 1) {
-		if (f.hdr.type != COMMIS_MSG_CANCEL)
+static void
+worker_queue_job(struct wstate *ws, const struct frame *f)
+{
+	struct mreader	 r;
+	struct wjob	*j;
+	const uint8_t	*in;
+
+	if ((j = calloc(1, sizeof *j)) == NULL)
+		_exit(EXIT_WORKER_ERROR);
+	mr_init(&r, f->payload, f->hdr.len);
+	mr_str(&r, j->handler, sizeof j->handler);
+	in = mr_bytes(&r, &j->len);
+	if (mr_end(&r) == -1 || (j->len > 0 && (j->input = malloc(j->len)) ==
+	    NULL))
+		_exit(EXIT_WORKER_ERROR);
+	if (j->len > 0)
+		memcpy(j->input, in, j->len);
+	j->id = f->hdr.id;
+	TAILQ_INSERT_TAIL(&ws->queue, j, entry);
+}
+
+static void
+worker_wjob_free(struct wjob *j)
+{
+	free(j->input);
+	free(j);
+}
+
+/* Handles every complete frame in the decoder. */
+static void
+worker_frames(struct wstate *ws)
+{
+	struct frame	 f;
+	struct wjob	*j;
+	int		 r;
+
+	while ((r = frame_dec_next(&ws->dec, &f)) == 1) {
+		switch (f.hdr.type) {
+		case COMMIS_MSG_JOB:
+			worker_queue_job(ws, &f);
+			break;
+		case COMMIS_MSG_REVOKE:
+			/* Not started: give it back. Started: too late. */
+			TAILQ_FOREACH(j, &ws->queue, entry) {
+				if (j->id == f.hdr.id)
+					break;
+			}
+			if (j != NULL) {
+				TAILQ_REMOVE(&ws->queue, j, entry);
+				worker_wjob_free(j);
+				worker_send(COMMIS_MSG_REVOKED, f.hdr.id, NULL,
+				    0, NULL, 0);
+			}
+			break;
+		case COMMIS_MSG_CANCEL:
+			if (f.hdr.id == ws->running && ws->running != 0)
+				ws->cancel = 1;
+			break;	/* a stale one is harmless */
+		default:
 			_exit(EXIT_WORKER_ERROR);
-		if (f.hdr.id == wc->job_id)
-			wc->cancel = 1;
+		}
 	}
 	if (r == -1)
 		_exit(EXIT_WORKER_ERROR);
+}
+
+/* Reads once; with block == 0 only if bytes are waiting. */
+static void
+worker_read(struct wstate *ws, int block)
+{
+	struct pollfd	pfd = { .fd = WORKER_FD, .events = POLLIN };
+	ssize_t		n;
+
+	if (!block && poll(&pfd, 1, 0) != 1)
+		return;
+	n = frame_dec_read(&ws->dec, WORKER_FD);
+	if (n == 0) {
+		/* The supervisor let go of us. */
+		if (ws->running == 0)
+			handlers_fini(ws->wa->handlers);
+		_exit(EXIT_WORKER_OK);
+	}
+	if (n == -1 && errno != EINTR && errno != EAGAIN)
+		_exit(EXIT_WORKER_ERROR);
+	worker_frames(ws);
 }
 
 static int
 worker_cancelled(struct commis_call *call)
 {
 	struct wcall	*wc = call->priv;
-	struct pollfd	 pfd = { .fd = WORKER_FD, .events = POLLIN };
-	ssize_t		 n;
 
-	if (wc->cancel)
-		return 1;
-	if (poll(&pfd, 1, 0) == 1) {
-		n = frame_dec_read(wc->side, WORKER_FD);
-		if (n == 0)
-			_exit(EXIT_WORKER_OK);	/* supervisor gone */
-		if (n > 0)
-			worker_side_frames(wc, wc->side);
-	}
-	return wc->cancel;
+	if (!wc->ws->cancel)
+		worker_read(wc->ws, 0);
+	return wc->ws->cancel;
 }
 
 static void
-worker_done(struct wcall *wc, int ok)
+worker_run(struct wstate *ws, struct wjob *j)
 {
-	struct mbuf	m;
-
-	mbuf_init(&m);
-	mbuf_u8(&m, ok ? 0 : 1);
-	mbuf_str(&m, ok ? "" : wc->err);
-	mbuf_u32(&m, ok ? (uint32_t)wc->out.len : 0);
-	if (m.err || frame_send(WORKER_FD, COMMIS_MSG_DONE, 0, wc->job_id,
-	    m.data, m.len, ok ? wc->out.data : NULL, ok ? wc->out.len : 0,
-	    -1) == -1)
-		_exit(EXIT_WORKER_ERROR);
-	mbuf_free(&m);
-}
-
-/* One JOB frame: run its handler and answer DONE. */
-static void
-worker_job(const struct worker_args *wa, struct frame_dec *main_dec,
-    const struct frame *f)
-{
-	struct frame_dec	 side;
 	struct handler_ent	*he;
 	struct wcall		 wc;
-	struct mreader		 r;
-	char			 name[COMMIS_NAME_MAX];
+	struct mbuf		 m;
 	int			 ok;
 
 	memset(&wc, 0, sizeof wc);
 	mbuf_init(&wc.out);
-	frame_dec_init(&side, COMMIS_FRAME_OVERHEAD);
-	wc.side = &side;
-	wc.job_id = f->hdr.id;
-	wc.max = wa->max_payload;
-	mr_init(&r, f->payload, f->hdr.len);
-	mr_str(&r, name, sizeof name);
-	wc.call.input = mr_bytes(&r, &wc.call.input_len);
-	if (mr_end(&r) == -1)
-		_exit(EXIT_WORKER_ERROR);
-	/* A CANCEL may already sit behind the JOB in the main decoder. */
-	worker_side_frames(&wc, main_dec);
+	wc.ws = ws;
+	wc.max = ws->wa->max_payload;
+	wc.call.input = j->input;
+	wc.call.input_len = j->len;
 	wc.call.write = worker_write;
 	wc.call.error = worker_error;
 	wc.call.cancelled = worker_cancelled;
 	wc.call.priv = &wc;
-	if ((he = handlers_find(wa->handlers, name)) == NULL) {
-		snprintf(wc.err, sizeof wc.err, "no handler '%s'", name);
+	ws->running = j->id;
+	ws->cancel = 0;
+	worker_send(COMMIS_MSG_STARTED, j->id, NULL, 0, NULL, 0);
+	if ((he = handlers_find(ws->wa->handlers, j->handler)) == NULL) {
+		snprintf(wc.err, sizeof wc.err, "no handler '%s'", j->handler);
 		ok = 0;
 	} else {
 		wc.call.state = he->state;
@@ -190,26 +251,28 @@ worker_job(const struct worker_args *wa, struct frame_dec *main_dec,
 			    "max_payload (%zu bytes)", wc.max);
 		else if (!ok && wc.err[0] == '\0')
 			snprintf(wc.err, sizeof wc.err, "handler '%s' failed",
-			    name);
+			    j->handler);
 	}
-	worker_done(&wc, ok);
-	/* A partial frame read while the job ran belongs to the stream. */
-	if (side.len > side.off && frame_dec_feed(main_dec, side.buf + side.off,
-	    side.len - side.off, -1) == -1)
+	ws->running = 0;
+	mbuf_init(&m);
+	mbuf_u8(&m, ok ? 0 : 1);
+	mbuf_str(&m, ok ? "" : wc.err);
+	mbuf_u32(&m, ok ? (uint32_t)wc.out.len : 0);
+	if (m.err)
 		_exit(EXIT_WORKER_ERROR);
-	frame_dec_free(&side);
+	worker_send(COMMIS_MSG_DONE, j->id, m.data, m.len,
+	    ok ? wc.out.data : NULL, ok ? wc.out.len : 0);
+	mbuf_free(&m);
 	mbuf_free(&wc.out);
 }
 
 void
 worker_main(const struct worker_args *wa)
 {
-	struct frame_dec	 d;
-	struct frame		 f;
-	struct mbuf		 m;
-	char			*cause = NULL;
-	ssize_t			 n;
-	int			 r;
+	struct wstate	 ws;
+	struct wjob	*j;
+	struct mbuf	 m;
+	char		*cause = NULL;
 
 	worker_setup(wa);
 	if (handlers_init(wa->handlers, &cause) == -1) {
@@ -218,28 +281,23 @@ worker_main(const struct worker_args *wa)
 	}
 	mbuf_init(&m);
 	mbuf_u32(&m, (uint32_t)getpid());
-	if (frame_send(WORKER_FD, COMMIS_MSG_READY, 0, 0, m.data, m.len,
-	    NULL, 0, -1) == -1)
+	if (m.err)
 		_exit(EXIT_WORKER_ERROR);
+	worker_send(COMMIS_MSG_READY, 0, m.data, m.len, NULL, 0);
 	mbuf_free(&m);
 
-	frame_dec_init(&d, wa->max_payload + COMMIS_FRAME_OVERHEAD);
+	memset(&ws, 0, sizeof ws);
+	ws.wa = wa;
+	TAILQ_INIT(&ws.queue);
+	frame_dec_init(&ws.dec, wa->max_payload + COMMIS_FRAME_OVERHEAD);
 	for (;;) {
-		if ((r = frame_dec_next(&d, &f)) == -1)
-			_exit(EXIT_WORKER_ERROR);
-		if (r == 0) {
-			n = frame_dec_read(&d, WORKER_FD);
-			if (n == 0)
-				break;
-			if (n == -1 && errno != EINTR)
-				_exit(EXIT_WORKER_ERROR);
+		/* Take in what is waiting first: a REVOKE must win over
+		 * starting the job it names. */
+		worker_read(&ws, TAILQ_EMPTY(&ws.queue));
+		if ((j = TAILQ_FIRST(&ws.queue)) == NULL)
 			continue;
-		}
-		if (f.hdr.type == COMMIS_MSG_JOB)
-			worker_job(wa, &d, &f);
-		else if (f.hdr.type != COMMIS_MSG_CANCEL)	/* stale */
-			_exit(EXIT_WORKER_ERROR);
+		TAILQ_REMOVE(&ws.queue, j, entry);
+		worker_run(&ws, j);
+		worker_wjob_free(j);
 	}
-	handlers_fini(wa->handlers);
-	_exit(EXIT_WORKER_OK);
 }

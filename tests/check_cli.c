@@ -21,7 +21,7 @@
 #include "testlib.h"
 #include "version.h"
 
-#define POOL_YAML							\
+#define CLI_POOL_YAML							\
 	"pools:\n"							\
 	"  - name: clipool\n"						\
 	"    workers: 2\n"						\
@@ -204,6 +204,48 @@ START_TEST(test_usage_errors)
 		{ "ping", "--count", "0", NULL },
 		{ "ping", "--count", "many", NULL },
 		{ "help", "frobnicate", NULL },
+		{ "submit", "echo", "--delay", "abc", NULL },
+		{ "submit", "echo", "--delay", "-1", NULL },
+		{ "submit", "echo", "--deadline", "4294967296", NULL },
+		{ "submit", "echo", "--deadline", "", NULL },
+		{ "submit", "echo", "--no-wait=yes", NULL },
+		{ "status", NULL },
+		{ "status", "abc", NULL },
+		{ "status", "0", NULL },
+		{ "status", "-3", NULL },
+		{ "status", "12x", NULL },
+		{ "status", "18446744073709551616", NULL },
+		{ "status", "1", "2", NULL },
+		{ "status", "1", "--json", NULL },
+		{ "wait", NULL },
+		{ "wait", "x", NULL },
+		{ "wait", "1", "--timeout", "abc", NULL },
+		{ "wait", "1", "--timeout", "-5", NULL },
+		{ "wait", "1", "--timeout", NULL },
+		{ "wait", "--timeout", "5", NULL },
+		{ "cancel", NULL },
+		{ "cancel", "one", NULL },
+		{ "cancel", "1", "2", NULL },
+		{ "reload", "now", NULL },
+		{ "reload", "--force", NULL },
+		{ "scale", NULL },
+		{ "scale", "clipool", NULL },
+		{ "scale", "clipool", "abc", NULL },
+		{ "scale", "clipool", "3x", NULL },
+		{ "scale", "clipool", "-1", NULL },
+		{ "scale", "clipool", "4294967296", NULL },
+		{ "scale", "clipool", "2", "3", NULL },
+		{ "scale", "", "2", NULL },
+		{ "reset", NULL },
+		{ "reset", "", NULL },
+		{ "reset", "a", "b", NULL },
+		{ "dead", "extra", NULL },
+		{ "dead", "--text", NULL },
+		{ "retry", NULL },
+		{ "retry", "0", NULL },
+		{ "retry", "x1", NULL },
+		{ "retry", "1", "2", NULL },
+		{ "purge", "all", NULL },
 	};
 	struct cli_buf	out, err;
 	size_t		i;
@@ -226,6 +268,7 @@ START_TEST(test_version_help)
 	const char *const	 version[] = { "--version", NULL };
 	const char *const	 help[] = { "help", NULL };
 	const char *const	 help_submit[] = { "help", "submit", NULL };
+	const char *const	 help_reload[] = { "help", "reload", NULL };
 	struct cli_buf		 out, err;
 
 	ck_assert_int_eq(run_cli(version, NULL, &out, &err), EXIT_CLI_OK);
@@ -239,12 +282,29 @@ START_TEST(test_version_help)
 	ck_assert_has(out, "submit HANDLER");
 	ck_assert_has(out, "stats [--json]");
 	ck_assert_has(out, "ping [--count N]");
+	ck_assert_has(out, "status ID\n");
+	ck_assert_has(out, "wait ID [--timeout MS]\n");
+	ck_assert_has(out, "cancel ID\n");
+	ck_assert_has(out, "  reload\n");
+	ck_assert_has(out, "scale POOL N\n");
+	ck_assert_has(out, "reset POOL\n");
+	ck_assert_has(out, "dead [--json]\n");
+	ck_assert_has(out, "retry ID\n");
+	ck_assert_has(out, "  purge\n");
 	ck_assert_str_eq(err.p, "");
 	buf_free(&out);
 	buf_free(&err);
 
 	ck_assert_int_eq(run_cli(help_submit, NULL, &out, &err), EXIT_CLI_OK);
 	ck_assert_has(out, "--priority N");
+	ck_assert_has(out, "--delay MS");
+	ck_assert_has(out, "--deadline MS");
+	ck_assert_has(out, "--no-wait");
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_cli(help_reload, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_has(out, "usage: commis reload\n");
 	buf_free(&out);
 	buf_free(&err);
 }
@@ -259,7 +319,21 @@ START_TEST(test_missing_socket)
 	const char *const	 env_ping[] = { "ping", NULL };
 	char			*env[] = { "COMMIS_SOCKET=/nonexistent/e.sock",
 	    NULL };
+	static const char *const good[][7] = {
+		{ "submit", "echo", "--no-wait", "--delay", "10",
+		  "--deadline=0", NULL },
+		{ "status", "18446744073709551615", NULL },
+		{ "wait", "--timeout", "0", "7", NULL },
+		{ "cancel", "7", NULL },
+		{ "reload", NULL },
+		{ "scale", "clipool", "0", NULL },
+		{ "reset", "clipool", NULL },
+		{ "dead", "--json", NULL },
+		{ "retry", "7", NULL },
+		{ "purge", NULL },
+	};
 	struct cli_buf		 out, err;
+	size_t			 i;
 
 	ck_assert_int_eq(run_cli(ping, NULL, &out, &err), EXIT_CLI_CONNECT);
 	ck_assert_has(err, "/nonexistent/c.sock");
@@ -277,6 +351,16 @@ START_TEST(test_missing_socket)
 	ck_assert_has(err, "/nonexistent/e.sock");
 	buf_free(&out);
 	buf_free(&err);
+
+	/* Valid arguments: every command gets as far as connecting. */
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		ck_assert_msg(run_cli_env(good[i], env, NULL, &out, &err) ==
+		    EXIT_CLI_CONNECT, "case %zu (%s): wrong exit code", i,
+		    good[i][0]);
+		ck_assert_str_eq(out.p, "");
+		buf_free(&out);
+		buf_free(&err);
+	}
 }
 END_TEST
 
@@ -292,7 +376,7 @@ START_TEST(test_socket_from_config)
 	ck_assert_int_ne(asprintf(&conf, "%s/commis.yaml", dir), -1);
 	f = fopen(conf, "w");
 	ck_assert_ptr_nonnull(f);
-	fprintf(f, "socket: %s/from-config.sock\n%s", dir, POOL_YAML);
+	fprintf(f, "socket: %s/from-config.sock\n%s", dir, CLI_POOL_YAML);
 	ck_assert_int_eq(fclose(f), 0);
 	ck_assert_int_ne(asprintf(&env[0], "COMMIS_CONFIG=%s", conf), -1);
 	env[1] = NULL;
@@ -329,7 +413,7 @@ static struct testd	 cli_d;
 static void
 cli_setup(void)
 {
-	testd_start(&cli_d, POOL_YAML);
+	testd_start(&cli_d, CLI_POOL_YAML);
 }
 
 static void
@@ -602,6 +686,395 @@ START_TEST(test_socket_lookup)
 }
 END_TEST
 
+/*
+ * --- protocol v2 against a real commisd: jobs by id, operator commands ---
+ *
+ * Written against docs/protocol.md (version 2) before commisd implemented
+ * it. Time checks are lower bounds only: a slow machine must not fail them.
+ */
+
+/* The job id that "submit --no-wait" printed: digits and a newline. */
+static uint64_t
+job_id_of(const struct cli_buf *out)
+{
+	char			*end;
+	unsigned long long	 v;
+
+	ck_assert_msg(out->len > 1 && out->p[0] >= '1' && out->p[0] <= '9',
+	    "expected a job id, got \"%s\"", out->p);
+	v = strtoull(out->p, &end, 10);
+	ck_assert_msg(strcmp(end, "\n") == 0, "expected a job id, got \"%s\"",
+	    out->p);
+	return v;
+}
+
+/* commis ends commisd's text with a newline, unless there was none. */
+static void
+check_text_end(const struct cli_buf *out)
+{
+	if (out->len > 0)
+		ck_assert_msg(out->p[out->len - 1] == '\n',
+		    "no newline at the end of \"%s\"", out->p);
+}
+
+/* n appears in text as a number of its own (not inside a longer one). */
+static int
+has_number(const char *text, uint64_t n)
+{
+	const char		*p = text;
+	char			*end;
+	unsigned long long	 v;
+
+	while (*p != '\0') {
+		if (*p < '0' || *p > '9') {
+			p++;
+			continue;
+		}
+		v = strtoull(p, &end, 10);
+		if (v == n)
+			return 1;
+		p = end;
+	}
+	return 0;
+}
+
+/* "commis -s SOCK submit --no-wait HANDLER --data DATA [extra]": the id. */
+static uint64_t
+submit_nowait(const char *handler, const char *data, const char *extra,
+    const char *extra_val)
+{
+	const char	*argv[] = { "submit", "--no-wait", handler, "--data",
+	    data, extra, extra_val, NULL };
+	struct cli_buf	 out, err;
+	uint64_t	 id;
+
+	ck_assert_msg(run_d(argv, NULL, &out, &err) == EXIT_CLI_OK,
+	    "submit --no-wait %s: %s", handler, err.p);
+	ck_assert_str_eq(err.p, "");
+	id = job_id_of(&out);
+	buf_free(&out);
+	buf_free(&err);
+	return id;
+}
+
+/* Runs "commis -s SOCK cmd ID [more]" and returns the exit code. */
+static int
+run_id(const char *cmd, uint64_t id, const char *more, const char *val,
+    struct cli_buf *out, struct cli_buf *err)
+{
+	char		 ids[32];
+	const char	*argv[] = { cmd, ids, more, val, NULL };
+
+	snprintf(ids, sizeof ids, "%llu", (unsigned long long)id);
+	return run_d(argv, NULL, out, err);
+}
+
+START_TEST(test_v2_nowait_then_wait)
+{
+	struct cli_buf	out, err;
+	uint64_t	id, id2;
+
+	id = submit_nowait("echo", "hello", NULL, NULL);
+	ck_assert_int_eq(run_id("wait", id, NULL, NULL, &out, &err),
+	    EXIT_CLI_OK);
+	ck_assert_str_eq(out.p, "hello");
+	ck_assert_str_eq(err.p, "");
+	buf_free(&out);
+	buf_free(&err);
+
+	/* Ids are the supervisor's: each job gets a new one. */
+	id2 = submit_nowait("sha256", "abc", NULL, NULL);
+	ck_assert_uint_ne(id2, id);
+	ck_assert_int_eq(run_id("wait", id2, "--timeout", "20000", &out,
+	    &err), EXIT_CLI_OK);
+	ck_assert_str_eq(out.p, SHA256_ABC);
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_v2_status)
+{
+	struct cli_buf	out, err;
+	uint64_t	id;
+	char		want[128];
+
+	id = submit_nowait("echo", "x", NULL, NULL);
+	ck_assert_int_eq(run_id("wait", id, NULL, NULL, &out, &err),
+	    EXIT_CLI_OK);
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_id("status", id, NULL, NULL, &out, &err),
+	    EXIT_CLI_OK);
+	snprintf(want, sizeof want, "job %llu: done (succeeded) after 1 "
+	    "attempt, pool clipool, handler echo\n", (unsigned long long)id);
+	ck_assert_str_eq(out.p, want);
+	ck_assert_str_eq(err.p, "");
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_id("status", 987654321, NULL, NULL, &out, &err),
+	    EXIT_CLI_REJECTED);
+	ck_assert_has(err, "commis: rejected: no such job");
+	ck_assert_str_eq(out.p, "");
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_id("wait", 987654321, NULL, NULL, &out, &err),
+	    EXIT_CLI_REJECTED);
+	ck_assert_has(err, "no such job");
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_v2_cancel)
+{
+	struct cli_buf	out, err;
+	uint64_t	id;
+
+	id = submit_nowait("sleep", "10000", NULL, NULL);
+	/* A wait that runs out says so; the job goes on. */
+	ck_assert_int_eq(run_id("wait", id, "--timeout", "200", &out, &err),
+	    EXIT_CLI_TIMEDOUT);
+	ck_assert_has(err, "wait timed out");
+	ck_assert_str_eq(out.p, "");
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_id("cancel", id, NULL, NULL, &out, &err),
+	    EXIT_CLI_OK);
+	ck_assert_uint_gt(out.len, 0);
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_id("wait", id, NULL, NULL, &out, &err),
+	    EXIT_CLI_CANCELLED);
+	ck_assert_has(err, "cancelled");
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_id("status", id, NULL, NULL, &out, &err),
+	    EXIT_CLI_OK);
+	ck_assert_has(out, "done (cancelled)");
+	buf_free(&out);
+	buf_free(&err);
+
+	/* Already terminal. */
+	ck_assert_int_eq(run_id("cancel", id, NULL, NULL, &out, &err),
+	    EXIT_CLI_REJECTED);
+	ck_assert_has(err, "commis: rejected: not possible in this state");
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_id("cancel", 987654321, NULL, NULL, &out, &err),
+	    EXIT_CLI_REJECTED);
+	ck_assert_has(err, "no such job");
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_v2_delay)
+{
+	const char *const	 argv[] = { "submit", "--delay", "300", "echo",
+	    "--data", "later", NULL };
+	struct cli_buf		 out, err;
+	uint64_t		 t0, id;
+
+	t0 = test_now_ms();
+	ck_assert_int_eq(run_d(argv, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_uint_ge(test_now_ms() - t0, 300);
+	ck_assert_str_eq(out.p, "later");
+	buf_free(&out);
+	buf_free(&err);
+
+	/* A job still in its delay is "delayed", and can be cancelled. */
+	id = submit_nowait("echo", "never", "--delay", "60000");
+	ck_assert_int_eq(run_id("status", id, NULL, NULL, &out, &err),
+	    EXIT_CLI_OK);
+	ck_assert_has(out, ": delayed");
+	buf_free(&out);
+	buf_free(&err);
+	ck_assert_int_eq(run_id("cancel", id, NULL, NULL, &out, &err),
+	    EXIT_CLI_OK);
+	buf_free(&out);
+	buf_free(&err);
+	ck_assert_int_eq(run_id("wait", id, NULL, NULL, &out, &err),
+	    EXIT_CLI_CANCELLED);
+	ck_assert_str_eq(out.p, "");
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_v2_dead_letters)
+{
+	const char *const	 dead[] = { "dead", NULL };
+	const char *const	 dead_json[] = { "dead", "--json", NULL };
+	const char *const	 purge[] = { "purge", NULL };
+	struct cli_buf		 out, err;
+	unsigned long long	 n;
+	uint64_t		 id, again;
+	char			 tail;
+
+	/* max_attempts 1: the first crash is final and dead-letters it. */
+	id = submit_nowait("fault", "segv", NULL, NULL);
+	ck_assert_int_eq(run_id("wait", id, NULL, NULL, &out, &err),
+	    EXIT_CLI_CRASHED);
+	ck_assert_has(err, "crashed");
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_d(dead, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_msg(has_number(out.p, id), "job %llu not in \"%s\"",
+	    (unsigned long long)id, out.p);
+	check_text_end(&out);
+	buf_free(&out);
+	buf_free(&err);
+	ck_assert_int_eq(run_d(dead_json, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_msg(has_number(out.p, id), "job %llu not in \"%s\"",
+	    (unsigned long long)id, out.p);
+	ck_assert_msg(out.p[0] == '[' || out.p[0] == '{', "not JSON: %s",
+	    out.p);
+	buf_free(&out);
+	buf_free(&err);
+
+	/* retry: "job N", a new job, which crashes and is dead-lettered. */
+	ck_assert_int_eq(run_id("retry", id, NULL, NULL, &out, &err),
+	    EXIT_CLI_OK);
+	ck_assert_msg(sscanf(out.p, "job %llu%c", &n, &tail) == 2 &&
+	    tail == '\n', "retry printed \"%s\"", out.p);
+	again = n;
+	ck_assert_uint_ne(again, id);
+	buf_free(&out);
+	buf_free(&err);
+	ck_assert_int_eq(run_id("wait", again, NULL, NULL, &out, &err),
+	    EXIT_CLI_CRASHED);
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_d(purge, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_uint_gt(out.len, 0);		/* how many it purged */
+	check_text_end(&out);
+	buf_free(&out);
+	buf_free(&err);
+	ck_assert_int_eq(run_d(dead, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_msg(!has_number(out.p, id) && !has_number(out.p, again),
+	    "dead after purge: \"%s\"", out.p);
+	buf_free(&out);
+	buf_free(&err);
+	ck_assert_int_eq(run_d(dead_json, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_msg(!has_number(out.p, id) && !has_number(out.p, again),
+	    "dead --json after purge: \"%s\"", out.p);
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_id("retry", id, NULL, NULL, &out, &err),
+	    EXIT_CLI_REJECTED);
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_v2_scale)
+{
+	const char *const	 scale[] = { "scale", "clipool", "3", NULL };
+	const char *const	 nopool[] = { "scale", "no_such_pool", "3",
+	    NULL };
+	const char *const	 echo[] = { "submit", "echo", "--data", "ok",
+	    NULL };
+	struct cli_buf		 out, err;
+
+	ck_assert_int_eq(run_d(scale, NULL, &out, &err), EXIT_CLI_OK);
+	check_text_end(&out);
+	buf_free(&out);
+	buf_free(&err);
+	ck_assert_int_eq(run_d(nopool, NULL, &out, &err), EXIT_CLI_REJECTED);
+	ck_assert_has(err, "commis: rejected: no such pool");
+	buf_free(&out);
+	buf_free(&err);
+	ck_assert_int_eq(run_d(echo, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_str_eq(out.p, "ok");
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+static void
+write_conf(const char *path, const char *text)
+{
+	FILE	*f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(test_v2_reload)
+{
+	const char *const	 reload[] = { "reload", NULL };
+	const char *const	 ping[] = { "ping", NULL };
+	const char *const	 echo[] = { "submit", "echo", "--data", "ok",
+	    NULL };
+	struct cli_buf		 out, err;
+	char			*text, *want;
+
+	/*
+	 * testd_start returns before commisd has read its config: a PONG
+	 * shows it has, so that the file can be broken now.
+	 */
+	ck_assert_int_eq(run_d(ping, NULL, &out, &err), EXIT_CLI_OK);
+	buf_free(&out);
+	buf_free(&err);
+
+	/* Two errors, on lines 5 and 6: both are printed, file:line:col. */
+	ck_assert_int_ne(asprintf(&text, "socket: %s\nlog_level: error\n"
+	    "pools:\n"
+	    "  - name: clipool\n"
+	    "    workers: lots\n"
+	    "    max_attempts: 0\n", cli_d.sock), -1);
+	write_conf(cli_d.conf, text);
+	free(text);
+	ck_assert_int_eq(run_d(reload, NULL, &out, &err), EXIT_CLI_REJECTED);
+	ck_assert_str_eq(out.p, "");
+	ck_assert_has(err, "commis: rejected: configuration rejected");
+	ck_assert_int_ne(asprintf(&want, "%s:5:", cli_d.conf), -1);
+	ck_assert_has(err, want);
+	free(want);
+	ck_assert_int_ne(asprintf(&want, "%s:6:", cli_d.conf), -1);
+	ck_assert_has(err, want);
+	free(want);
+	ck_assert_has(err, "workers");
+	ck_assert_has(err, "max_attempts");
+	buf_free(&out);
+	buf_free(&err);
+
+	/* The old config still runs. */
+	ck_assert_int_eq(run_d(ping, NULL, &out, &err), EXIT_CLI_OK);
+	buf_free(&out);
+	buf_free(&err);
+	ck_assert_int_eq(run_d(echo, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_str_eq(out.p, "ok");
+	buf_free(&out);
+	buf_free(&err);
+
+	/* A good config reloads. */
+	ck_assert_int_ne(asprintf(&text, "socket: %s\nlog_level: error\n%s",
+	    cli_d.sock, CLI_POOL_YAML), -1);
+	write_conf(cli_d.conf, text);
+	free(text);
+	ck_assert_int_eq(run_d(reload, NULL, &out, &err), EXIT_CLI_OK);
+	check_text_end(&out);
+	buf_free(&out);
+	buf_free(&err);
+	ck_assert_int_eq(run_d(ping, NULL, &out, &err), EXIT_CLI_OK);
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
 Suite *
 cli_suite(void)
 {
@@ -631,6 +1104,18 @@ cli_suite(void)
 	tcase_add_test(tc, test_stats);
 	tcase_add_test(tc, test_ping);
 	tcase_add_test(tc, test_socket_lookup);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("v2");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, cli_setup, cli_teardown);
+	tcase_add_test(tc, test_v2_nowait_then_wait);
+	tcase_add_test(tc, test_v2_status);
+	tcase_add_test(tc, test_v2_cancel);
+	tcase_add_test(tc, test_v2_delay);
+	tcase_add_test(tc, test_v2_dead_letters);
+	tcase_add_test(tc, test_v2_scale);
+	tcase_add_test(tc, test_v2_reload);
 	suite_add_tcase(s, tc);
 	return s;
 }

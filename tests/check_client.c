@@ -85,6 +85,9 @@ struct sub {
 	uint64_t	 id;
 	int32_t		 priority;
 	uint32_t	 timeout_ms;
+	uint32_t	 flags;
+	uint32_t	 delay_ms;
+	uint32_t	 deadline_ms;
 	char		 pool[COMMIS_NAME_MAX];
 	char		 handler[COMMIS_NAME_MAX];
 	const uint8_t	*data;
@@ -102,19 +105,40 @@ srv_sub(struct srv *s, struct sub *sb)
 	mr_init(&mr, f.payload, f.hdr.len);
 	sb->priority = mr_i32(&mr);
 	sb->timeout_ms = mr_u32(&mr);
+	sb->flags = mr_u32(&mr);
+	sb->delay_ms = mr_u32(&mr);
+	sb->deadline_ms = mr_u32(&mr);
 	mr_str(&mr, sb->pool, sizeof sb->pool);
 	mr_str(&mr, sb->handler, sizeof sb->handler);
 	sb->data = mr_bytes(&mr, &sb->len);
 	SRV_CHECK(mr_end(&mr) == 0);
 }
 
+/* A SUBMIT that waits for its RESULT (no flags). */
 static uint64_t
 srv_submit(struct srv *s)
 {
 	struct sub	sb;
 
 	srv_sub(s, &sb);
+	SRV_CHECK(sb.flags == 0);
 	return sb.id;
+}
+
+/* A STATUS, CANCEL_JOB or WAIT: its request id, job id and timeout. */
+static uint64_t
+srv_job_req(struct srv *s, uint8_t type, uint64_t *job, uint32_t *timeout)
+{
+	struct frame	f;
+	struct mreader	mr;
+
+	srv_expect(s, &f, type);
+	mr_init(&mr, f.payload, f.hdr.len);
+	*job = mr_u64(&mr);
+	if (type == COMMIS_MSG_WAIT)
+		*timeout = mr_u32(&mr);
+	SRV_CHECK(mr_end(&mr) == 0);
+	return f.hdr.id;
 }
 
 static void
@@ -146,6 +170,46 @@ srv_output(struct srv *s, uint64_t id, const char *out)
 {
 	srv_result(s, id, id + 100, COMMIS_ST_SUCCEEDED, 1, "", out,
 	    strlen(out));
+}
+
+static void
+srv_text(struct srv *s, uint8_t type, uint64_t id, const char *text)
+{
+	struct mbuf	m;
+
+	mbuf_init(&m);
+	mbuf_bytes(&m, text, strlen(text));
+	srv_send(s, type, id, &m);
+	mbuf_free(&m);
+}
+
+static void
+srv_u64(struct srv *s, uint8_t type, uint64_t id, uint64_t v)
+{
+	struct mbuf	m;
+
+	mbuf_init(&m);
+	mbuf_u64(&m, v);
+	srv_send(s, type, id, &m);
+	mbuf_free(&m);
+}
+
+static void
+srv_job_info(struct srv *s, uint64_t id, uint64_t job, int state, int status,
+    unsigned attempts, const char *cause)
+{
+	struct mbuf	m;
+
+	mbuf_init(&m);
+	mbuf_u64(&m, job);
+	mbuf_u8(&m, (uint8_t)state);
+	mbuf_u8(&m, (uint8_t)status);
+	mbuf_u16(&m, (uint16_t)attempts);
+	mbuf_str(&m, "p1");
+	mbuf_str(&m, "echo");
+	mbuf_str(&m, cause);
+	srv_send(s, COMMIS_MSG_JOB_INFO, id, &m);
+	mbuf_free(&m);
 }
 
 static void
@@ -232,6 +296,8 @@ script_submit_ok(struct srv *s)
 
 	srv_sub(s, &sb);
 	SRV_CHECK(sb.id == 1 && sb.priority == -7 && sb.timeout_ms == 1500);
+	SRV_CHECK(sb.flags == 0 && sb.delay_ms == 250 &&
+	    sb.deadline_ms == 9000);
 	SRV_CHECK(strcmp(sb.pool, "p1") == 0);
 	SRV_CHECK(strcmp(sb.handler, "echo") == 0);
 	SRV_CHECK(sb.len == 5 && memcmp(sb.data, "hello", 5) == 0);
@@ -239,6 +305,7 @@ script_submit_ok(struct srv *s)
 	/* Defaults: first pool, no data. */
 	srv_sub(s, &sb);
 	SRV_CHECK(sb.id == 2 && sb.priority == 0 && sb.timeout_ms == 0);
+	SRV_CHECK(sb.flags == 0 && sb.delay_ms == 0 && sb.deadline_ms == 0);
 	SRV_CHECK(sb.pool[0] == '\0' && sb.len == 0);
 	srv_result(s, sb.id, 43, COMMIS_ST_SUCCEEDED, 1, "", NULL, 0);
 	srv_wait_eof(s);
@@ -247,7 +314,7 @@ script_submit_ok(struct srv *s)
 START_TEST(test_submit_wait_ok)
 {
 	struct fake			 fk;
-	struct commis_submit_opts	 o = { "p1", -7, 1500 };
+	struct commis_submit_opts	 o = { "p1", -7, 1500, 250, 9000 };
 	struct commis_result		 r;
 	commis_client			*c = fake_connect(&fk, script_submit_ok);
 
@@ -545,6 +612,413 @@ START_TEST(test_poll_does_not_block)
 }
 END_TEST
 
+/* --- jobs by id and operator commands --- */
+
+static void
+script_nowait(struct srv *s)
+{
+	struct sub	sb;
+
+	srv_sub(s, &sb);
+	SRV_CHECK(sb.flags == COMMIS_SUBMIT_NOWAIT);
+	SRV_CHECK(sb.priority == 3 && sb.delay_ms == 500 &&
+	    sb.deadline_ms == 60000);
+	SRV_CHECK(strcmp(sb.handler, "echo") == 0);
+	SRV_CHECK(sb.len == 2 && memcmp(sb.data, "hi", 2) == 0);
+	srv_u64(s, COMMIS_MSG_ACCEPTED, sb.id, 77);
+	srv_sub(s, &sb);
+	SRV_CHECK(sb.flags == COMMIS_SUBMIT_NOWAIT && sb.delay_ms == 0);
+	srv_error(s, sb.id, COMMIS_E_QUEUE_FULL, "pool p1 is full");
+	/* A NULL job_id still waits for the answer. */
+	srv_sub(s, &sb);
+	srv_u64(s, COMMIS_MSG_ACCEPTED, sb.id, 79);
+	srv_wait_eof(s);
+}
+
+START_TEST(test_submit_nowait)
+{
+	struct fake			 fk;
+	struct commis_submit_opts	 o = { "p1", 3, 0, 500, 60000 };
+	commis_client			*c = fake_connect(&fk, script_nowait);
+	uint64_t			 job = 1;
+
+	ck_assert_int_eq(commis_submit_nowait(c, "echo", "hi", 2, &o, &job),
+	    COMMIS_OK);
+	ck_assert_uint_eq(job, 77);
+	ck_assert_uint_eq(commis_pending(c), 0);
+	ck_assert_int_eq(commis_submit_nowait(c, "echo", "x", 1, NULL, &job),
+	    COMMIS_ERR_REJECTED);
+	ck_assert_uint_eq(job, 0);
+	ck_assert_int_eq(commis_client_errcode(c), COMMIS_E_QUEUE_FULL);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c),
+	    "queue full: pool p1 is full"));
+	ck_assert_int_eq(commis_submit_nowait(c, "echo", NULL, 0, NULL, NULL),
+	    COMMIS_OK);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+static void
+script_status(struct srv *s)
+{
+	uint64_t	id, job;
+
+	id = srv_job_req(s, COMMIS_MSG_STATUS, &job, NULL);
+	SRV_CHECK(job == 12);
+	srv_job_info(s, id, 12, COMMIS_JOB_DONE, COMMIS_ST_CRASHED, 3,
+	    "worker died: signal 11");
+	id = srv_job_req(s, COMMIS_MSG_STATUS, &job, NULL);
+	SRV_CHECK(job == 13);
+	srv_job_info(s, id, 13, COMMIS_JOB_DELAYED, 0, 0, "");
+	id = srv_job_req(s, COMMIS_MSG_STATUS, &job, NULL);
+	SRV_CHECK(job == 999);
+	srv_error(s, id, COMMIS_E_NO_JOB, "no job 999");
+	srv_wait_eof(s);
+}
+
+START_TEST(test_status)
+{
+	struct fake		 fk;
+	struct commis_job_info	 info;
+	commis_client		*c = fake_connect(&fk, script_status);
+
+	ck_assert_int_eq(commis_status(c, 12, &info), COMMIS_OK);
+	ck_assert_uint_eq(info.job_id, 12);
+	ck_assert_int_eq(info.state, COMMIS_JOB_DONE);
+	ck_assert_int_eq(info.status, COMMIS_ST_CRASHED);
+	ck_assert_uint_eq(info.attempts, 3);
+	ck_assert_str_eq(info.pool, "p1");
+	ck_assert_str_eq(info.handler, "echo");
+	ck_assert_str_eq(info.cause, "worker died: signal 11");
+
+	ck_assert_int_eq(commis_status(c, 13, &info), COMMIS_OK);
+	ck_assert_int_eq(info.state, COMMIS_JOB_DELAYED);
+	ck_assert_uint_eq(info.attempts, 0);
+	ck_assert_str_eq(info.cause, "");
+
+	ck_assert_int_eq(commis_status(c, 999, &info), COMMIS_ERR_REJECTED);
+	ck_assert_int_eq(commis_client_errcode(c), COMMIS_E_NO_JOB);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c),
+	    "no such job: no job 999"));
+	ck_assert_uint_eq(info.job_id, 0);
+	/* Refused locally: the code is no longer a rejection's. */
+	ck_assert_int_eq(commis_status(c, 0, &info), COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_client_errcode(c), 0);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+/* JOB_INFO about another job than asked, or with an unknown state. */
+static void
+script_status_bad(struct srv *s)
+{
+	uint64_t	id, job;
+
+	id = srv_job_req(s, COMMIS_MSG_STATUS, &job, NULL);
+	srv_job_info(s, id, job + 1, COMMIS_JOB_DONE, 0, 1, "");
+	srv_wait_eof(s);
+}
+
+static void
+script_state_bad(struct srv *s)
+{
+	uint64_t	id, job;
+
+	id = srv_job_req(s, COMMIS_MSG_STATUS, &job, NULL);
+	srv_job_info(s, id, job, COMMIS_JOB_DONE + 1, 0, 1, "");
+	srv_wait_eof(s);
+}
+
+START_TEST(test_status_malformed)
+{
+	struct fake		 fk;
+	struct commis_job_info	 info;
+	commis_client		*c = fake_connect(&fk, script_status_bad);
+
+	ck_assert_int_eq(commis_status(c, 5, &info), COMMIS_ERR_PROTO);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c), "JOB_INFO"));
+	commis_close(c);
+	fake_finish(&fk);
+
+	c = fake_connect(&fk, script_state_bad);
+	ck_assert_int_eq(commis_status(c, 5, &info), COMMIS_ERR_PROTO);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+static void
+script_wait(struct srv *s)
+{
+	uint64_t	id, job;
+	uint32_t	timeout;
+
+	id = srv_job_req(s, COMMIS_MSG_WAIT, &job, &timeout);
+	SRV_CHECK(id == 1 && job == 40 && timeout == 0);
+	srv_result(s, id, 40, COMMIS_ST_FAILED, 2, "bad input", "out", 3);
+	id = srv_job_req(s, COMMIS_MSG_WAIT, &job, &timeout);
+	SRV_CHECK(id == 2 && job == 41 && timeout == 250);
+	srv_error(s, id, COMMIS_E_TIMEOUT, "job 41 still running");
+	id = srv_job_req(s, COMMIS_MSG_WAIT, &job, &timeout);
+	SRV_CHECK(job == 42 && timeout == UINT32_MAX);
+	srv_error(s, id, COMMIS_E_NO_JOB, "no job 42");
+	srv_wait_eof(s);
+}
+
+START_TEST(test_wait)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_wait);
+
+	ck_assert_int_eq(commis_wait(c, 40, 0, &r), COMMIS_OK);
+	ck_assert_uint_eq(r.request_id, 1);
+	ck_assert_uint_eq(r.job_id, 40);
+	ck_assert_int_eq(r.error, 0);
+	ck_assert_int_eq(r.status, COMMIS_ST_FAILED);
+	ck_assert_uint_eq(r.attempts, 2);
+	ck_assert_str_eq(r.cause, "bad input");
+	check_output(&r, "out");
+	commis_result_free(&r);
+
+	/* The wait ran out, not the job. */
+	ck_assert_int_eq(commis_wait(c, 41, 250, &r), COMMIS_ERR_REJECTED);
+	ck_assert_int_eq(r.error, COMMIS_E_TIMEOUT);
+	ck_assert_str_eq(r.cause, "job 41 still running");
+	ck_assert_int_eq(commis_client_errcode(c), COMMIS_E_TIMEOUT);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c),
+	    "wait timed out"));
+	commis_result_free(&r);
+
+	ck_assert_int_eq(commis_wait(c, 42, UINT32_MAX, &r),
+	    COMMIS_ERR_REJECTED);
+	ck_assert_int_eq(r.error, COMMIS_E_NO_JOB);
+	ck_assert_int_eq(commis_client_errcode(c), COMMIS_E_NO_JOB);
+	ck_assert_uint_eq(commis_pending(c), 0);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+static void
+script_cancel(struct srv *s)
+{
+	uint64_t	id, job;
+
+	id = srv_job_req(s, COMMIS_MSG_CANCEL_JOB, &job, NULL);
+	SRV_CHECK(job == 8);
+	srv_text(s, COMMIS_MSG_OK, id, "job 8 cancelled");
+	id = srv_job_req(s, COMMIS_MSG_CANCEL_JOB, &job, NULL);
+	SRV_CHECK(job == 9);
+	srv_error(s, id, COMMIS_E_STATE, "job 9 already succeeded");
+	/* A RESULT where OK belongs is a protocol error. */
+	id = srv_job_req(s, COMMIS_MSG_CANCEL_JOB, &job, NULL);
+	srv_output(s, id, "");
+	srv_wait_eof(s);
+}
+
+START_TEST(test_cancel)
+{
+	struct fake	 fk;
+	commis_client	*c = fake_connect(&fk, script_cancel);
+
+	ck_assert_int_eq(commis_cancel(c, 8), COMMIS_OK);
+	ck_assert_int_eq(commis_cancel(c, 9), COMMIS_ERR_REJECTED);
+	ck_assert_int_eq(commis_client_errcode(c), COMMIS_E_STATE);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c),
+	    "not possible in this state: job 9 already succeeded"));
+	ck_assert_int_eq(commis_cancel(c, 10), COMMIS_ERR_PROTO);
+	ck_assert_int_eq(commis_client_errcode(c), 0);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+#define CONFIG_ERRORS							\
+	"/etc/commis.yaml:4:14: workers: expected an integer\n"	\
+	"/etc/commis.yaml:7:3: unknown key 'wrokers'"
+
+static void
+script_admin(struct srv *s)
+{
+	struct frame	f;
+	struct mreader	mr;
+	char		a[3][COMMIS_TEXT_MAX];
+
+	srv_expect(s, &f, COMMIS_MSG_ADMIN);
+	mr_init(&mr, f.payload, f.hdr.len);
+	SRV_CHECK(mr_u32(&mr) == 3);
+	mr_str(&mr, a[0], sizeof a[0]);
+	mr_str(&mr, a[1], sizeof a[1]);
+	mr_str(&mr, a[2], sizeof a[2]);
+	SRV_CHECK(mr_end(&mr) == 0);
+	SRV_CHECK(strcmp(a[0], "scale") == 0 && strcmp(a[1], "p1") == 0 &&
+	    strcmp(a[2], "4") == 0);
+	srv_text(s, COMMIS_MSG_OK, f.hdr.id, "pool p1: 4 workers\n");
+
+	srv_expect(s, &f, COMMIS_MSG_ADMIN);
+	mr_init(&mr, f.payload, f.hdr.len);
+	SRV_CHECK(mr_u32(&mr) == 1);
+	mr_str(&mr, a[0], sizeof a[0]);
+	SRV_CHECK(mr_end(&mr) == 0 && strcmp(a[0], "reload") == 0);
+	srv_error(s, f.hdr.id, COMMIS_E_CONFIG, CONFIG_ERRORS);
+
+	/* An empty answer is an empty string, and "" is a valid argument. */
+	srv_expect(s, &f, COMMIS_MSG_ADMIN);
+	mr_init(&mr, f.payload, f.hdr.len);
+	SRV_CHECK(mr_u32(&mr) == 2);
+	mr_str(&mr, a[0], sizeof a[0]);
+	mr_str(&mr, a[1], sizeof a[1]);
+	SRV_CHECK(mr_end(&mr) == 0 && a[1][0] == '\0');
+	srv_text(s, COMMIS_MSG_OK, f.hdr.id, "");
+	srv_wait_eof(s);
+}
+
+START_TEST(test_admin)
+{
+	static const char *const scale[] = { "scale", "p1", "4" };
+	static const char *const reload[] = { "reload" };
+	static const char *const empty[] = { "dead", "" };
+	static const char *const bad[] = { "retry", NULL };
+	static const char *const noname[] = { "" };
+	struct fake		 fk;
+	commis_client		*c = fake_connect(&fk, script_admin);
+	char			*text = (char *)&fk;
+
+	ck_assert_int_eq(commis_admin(c, 3, scale, &text), COMMIS_OK);
+	ck_assert_str_eq(text, "pool p1: 4 workers\n");
+	free(text);
+
+	ck_assert_int_eq(commis_admin(c, 1, reload, &text),
+	    COMMIS_ERR_REJECTED);
+	ck_assert_ptr_null(text);
+	ck_assert_int_eq(commis_client_errcode(c), COMMIS_E_CONFIG);
+	ck_assert_str_eq(commis_client_error(c),
+	    "rejected: configuration rejected: " CONFIG_ERRORS);
+
+	/* Refused before anything is sent. */
+	ck_assert_int_eq(commis_admin(c, 0, reload, &text), COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_admin(c, 2, bad, &text), COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_admin(c, 1, noname, &text), COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_admin(c, 1, NULL, &text), COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_admin(c, 1, reload, NULL), COMMIS_ERR_INVAL);
+
+	ck_assert_int_eq(commis_admin(c, 2, empty, &text), COMMIS_OK);
+	ck_assert_str_eq(text, "");
+	free(text);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+/*
+ * Blocking calls of every kind while async submits are pending: their
+ * replies come after, between and before RESULTs of the async ones, and a
+ * WAIT's RESULT must not be taken for an async one (or the reverse).
+ */
+static void
+script_mixed(struct srv *s)
+{
+	struct frame	f;
+	uint64_t	a, b, id, job;
+	uint32_t	timeout;
+
+	a = srv_submit(s);
+	b = srv_submit(s);
+	id = srv_job_req(s, COMMIS_MSG_STATUS, &job, NULL);
+	srv_output(s, a, "async a");
+	srv_job_info(s, id, job, COMMIS_JOB_RUNNING, 0, 1, "");
+	id = srv_job_req(s, COMMIS_MSG_WAIT, &job, &timeout);
+	srv_result(s, id, job, COMMIS_ST_SUCCEEDED, 1, "", "waited", 6);
+	srv_output(s, b, "async b");
+	srv_expect(s, &f, COMMIS_MSG_ADMIN);
+	srv_text(s, COMMIS_MSG_OK, f.hdr.id, "purged 0 jobs");
+	srv_wait_eof(s);
+}
+
+START_TEST(test_mixed_out_of_order)
+{
+	static const char *const purge[] = { "purge" };
+	struct fake		 fk;
+	struct commis_job_info	 info;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_mixed);
+	uint64_t		 a, b;
+	char			*text;
+
+	ck_assert_int_eq(commis_submit_async(c, "x", "1", 1, NULL, &a), 0);
+	ck_assert_int_eq(commis_submit_async(c, "x", "2", 1, NULL, &b), 0);
+	ck_assert_int_eq(commis_status(c, 500, &info), COMMIS_OK);
+	ck_assert_int_eq(info.state, COMMIS_JOB_RUNNING);
+	ck_assert_uint_eq(commis_pending(c), 2);
+
+	ck_assert_int_eq(commis_wait(c, 500, 0, &r), COMMIS_OK);
+	ck_assert_uint_eq(r.job_id, 500);
+	check_output(&r, "waited");
+	commis_result_free(&r);
+	/* The ADMIN reply comes after async b's RESULT: b stays queued. */
+	ck_assert_int_eq(commis_admin(c, 1, purge, &text), COMMIS_OK);
+	ck_assert_str_eq(text, "purged 0 jobs");
+	free(text);
+	ck_assert_uint_eq(commis_pending(c), 2);
+
+	ck_assert_int_eq(commis_poll_result(c, &r), 1);
+	ck_assert_uint_eq(r.request_id, a);
+	check_output(&r, "async a");
+	commis_result_free(&r);
+	ck_assert_int_eq(commis_poll_result(c, &r), 1);
+	ck_assert_uint_eq(r.request_id, b);
+	check_output(&r, "async b");
+	commis_result_free(&r);
+	ck_assert_int_eq(commis_poll_result(c, &r), 0);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+/* An ACCEPTED nobody asked for (the async submit wanted a RESULT). */
+static void
+script_stray_accepted(struct srv *s)
+{
+	uint64_t	id = srv_submit(s);
+
+	srv_u64(s, COMMIS_MSG_ACCEPTED, id, 3);
+	srv_wait_eof(s);
+}
+
+static void
+script_accepted_zero(struct srv *s)
+{
+	struct sub	sb;
+
+	srv_sub(s, &sb);
+	srv_u64(s, COMMIS_MSG_ACCEPTED, sb.id, 0);
+	srv_wait_eof(s);
+}
+
+START_TEST(test_accepted_malformed)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_stray_accepted);
+	uint64_t		 job;
+
+	ck_assert_int_eq(commis_submit_async(c, "x", NULL, 0, NULL, NULL), 0);
+	ck_assert_int_eq(commis_wait_result(c, 5000, &r), COMMIS_ERR_PROTO);
+	commis_close(c);
+	fake_finish(&fk);
+
+	c = fake_connect(&fk, script_accepted_zero);
+	ck_assert_int_eq(commis_submit_nowait(c, "x", NULL, 0, NULL, &job),
+	    COMMIS_ERR_PROTO);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c), "ACCEPTED"));
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
 /* --- a peer that misbehaves --- */
 
 static void
@@ -598,7 +1072,7 @@ script_bad_status(struct srv *s)
 {
 	uint64_t	id = srv_submit(s);
 
-	srv_result(s, id, 1, COMMIS_ST_DEAD + 1, 1, "", "", 0);
+	srv_result(s, id, 1, COMMIS_ST_LAST + 1, 1, "", "", 0);
 	srv_wait_eof(s);
 }
 
@@ -815,7 +1289,7 @@ END_TEST
 START_TEST(test_invalid_args)
 {
 	struct fake			 fk;
-	struct commis_submit_opts	 o = { NULL, 0, 0 };
+	struct commis_submit_opts	 o = { .pool = NULL };
 	struct commis_result		 r;
 	commis_client			*c = fake_connect(&fk, script_ping);
 	char				 name[COMMIS_NAME_MAX + 1], *text;
@@ -884,20 +1358,28 @@ START_TEST(test_names)
 {
 	ck_assert_str_eq(commis_status_name(COMMIS_ST_SUCCEEDED), "succeeded");
 	ck_assert_str_eq(commis_status_name(COMMIS_ST_TIMEDOUT), "timedout");
-	ck_assert_str_eq(commis_status_name(COMMIS_ST_DEAD), "dead");
+	ck_assert_str_eq(commis_status_name(COMMIS_ST_EXPIRED), "expired");
 	ck_assert_str_eq(commis_status_name(-1), "unknown");
-	ck_assert_str_eq(commis_status_name(7), "unknown");
+	ck_assert_str_eq(commis_status_name(COMMIS_ST_LAST + 1), "unknown");
 	ck_assert_str_eq(commis_err_name(COMMIS_E_PROTO), "protocol error");
 	ck_assert_str_eq(commis_err_name(COMMIS_E_NO_HANDLER),
 	    "no such handler");
 	ck_assert_str_eq(commis_err_name(COMMIS_E_POOL_DOWN), "pool down");
+	ck_assert_str_eq(commis_err_name(COMMIS_E_NO_JOB), "no such job");
+	ck_assert_str_eq(commis_err_name(COMMIS_E_TIMEOUT), "wait timed out");
+	ck_assert_str_eq(commis_err_name(COMMIS_E_BAD_ARGS), "bad arguments");
+	ck_assert_str_eq(commis_err_name(COMMIS_E_CONFIG),
+	    "configuration rejected");
+	ck_assert_str_eq(commis_err_name(COMMIS_E_STATE),
+	    "not possible in this state");
 	ck_assert_str_eq(commis_err_name(0), "unknown error");
-	ck_assert_str_eq(commis_err_name(10), "unknown error");
+	ck_assert_str_eq(commis_err_name(COMMIS_E_STATE + 1), "unknown error");
 	ck_assert_str_eq(commis_strerror(COMMIS_OK), "success");
 	ck_assert_str_eq(commis_strerror(COMMIS_ERR_INVAL),
 	    "invalid argument");
 	ck_assert_str_eq(commis_strerror(-100), "unknown error");
 	ck_assert_str_eq(commis_client_error(NULL), "no client");
+	ck_assert_int_eq(commis_client_errcode(NULL), 0);
 	ck_assert_int_eq(commis_fd(NULL), -1);
 	ck_assert_uint_eq(commis_pending(NULL), 0);
 	commis_result_free(NULL);
@@ -921,6 +1403,18 @@ client_suite(void)
 	tcase_add_test(tc, test_poll_does_not_block);
 	tcase_add_test(tc, test_big_roundtrip);
 	tcase_add_test(tc, test_close_with_queued);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("jobs");
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_submit_nowait);
+	tcase_add_test(tc, test_status);
+	tcase_add_test(tc, test_status_malformed);
+	tcase_add_test(tc, test_wait);
+	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_admin);
+	tcase_add_test(tc, test_mixed_out_of_order);
+	tcase_add_test(tc, test_accepted_malformed);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("faults");

@@ -48,6 +48,15 @@ expect_ok(const char *yaml)
 	return cfg;
 }
 
+/* What workers and max_workers default to. */
+static unsigned
+online_cpus(void)
+{
+	long	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return ncpu < 1 ? 1 : ncpu > 1024 ? 1024 : (unsigned)ncpu;
+}
+
 static size_t
 count_lines(const char *s)
 {
@@ -111,28 +120,45 @@ START_TEST(test_defaults)
 {
 	struct config			*cfg = expect_ok("{}");
 	const struct pool_config	*pc;
-	long				 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	ck_assert_str_eq(cfg->path, "t.yaml");
 	ck_assert_str_eq(cfg->socket, "/run/commis/commis.sock");
 	ck_assert_uint_eq(cfg->socket_mode, 0660);
 	ck_assert_int_eq(cfg->log_level, LOG_LVL_INFO);
 	ck_assert_uint_eq(cfg->max_payload, COMMIS_PAYLOAD_DEFAULT);
+	ck_assert_uint_eq(cfg->result_ttl_ms, 300000);
+	ck_assert_uint_eq(cfg->result_max_bytes, 64 << 20);
+	ck_assert_uint_eq(cfg->dead_max, 1000);
+	ck_assert_uint_eq(cfg->shutdown_timeout_ms, 30000);
 	ck_assert_uint_eq(cfg->npools, 1);
 	pc = config_pool(cfg, NULL);
 	ck_assert_ptr_eq(pc, &cfg->pools[0]);
 	ck_assert_str_eq(pc->name, "default");
-	ck_assert_uint_eq(pc->workers, ncpu < 1 ? 1 : ncpu > 1024 ? 1024 :
-	    (unsigned)ncpu);
+	ck_assert_int_eq(pc->mode, POOL_MODE_STATIC);
+	ck_assert_uint_eq(pc->workers, online_cpus());
+	ck_assert_uint_eq(pc->min_workers, 0);
+	ck_assert_uint_eq(pc->max_workers, online_cpus());
+	ck_assert_uint_eq(pc->min_spare, 1);
+	ck_assert_uint_eq(pc->max_spare, 2);
+	ck_assert_uint_eq(pc->idle_timeout_ms, 10000);
+	ck_assert_uint_eq(pc->spawn_rate, 32);
 	ck_assert_int_eq(pc->isolation, ISOLATION_PROCESS);
 	ck_assert_uint_eq(pc->timeout_ms, 0);
 	ck_assert_uint_eq(pc->kill_grace_ms, 2000);
 	ck_assert_uint_eq(pc->max_attempts, 3);
 	ck_assert_uint_eq(pc->queue_max, 100000);
+	ck_assert_uint_eq(pc->queue_timeout_ms, 0);
+	ck_assert_uint_eq(pc->max_jobs, 0);
+	ck_assert_uint_eq(pc->max_jobs_jitter, 0);
+	ck_assert_uint_eq(pc->max_rss, 0);
+	ck_assert_uint_eq(pc->max_lifetime_ms, 0);
+	ck_assert_uint_eq(pc->prefetch, 0);
 	ck_assert_int_eq(pc->nice, 5);
 	ck_assert_int_eq(pc->sched_batch, 1);
 	ck_assert_uint_eq(pc->restart_delay_ms, 100);
 	ck_assert_uint_eq(pc->restart_delay_max_ms, 5000);
+	ck_assert_uint_eq(pc->restart_intensity, 10);
+	ck_assert_uint_eq(pc->restart_period_ms, 60000);
 	ck_assert_uint_eq(pc->nmodules, 0);
 	config_free(cfg);
 }
@@ -148,25 +174,54 @@ START_TEST(test_every_key)
 	    "socket_mode: 0600\n"
 	    "log_level: debug\n"
 	    "max_payload: 512K\n"
+	    "result_ttl_ms: 0\n"
+	    "result_max_bytes: 1G\n"
+	    "dead_max: 1000000\n"
+	    "shutdown_timeout_ms: 3600000\n"
 	    "pools:\n"
 	    "  - name: a\n"
+	    "    mode: dynamic\n"
 	    "    workers: 7\n"
+	    "    min_workers: 2\n"
+	    "    max_workers: 9\n"
+	    "    min_spare: 0\n"
+	    "    max_spare: 1024\n"
+	    "    idle_timeout_ms: 100\n"
+	    "    spawn_rate: 10000\n"
 	    "    isolation: process\n"
 	    "    timeout_ms: 86400000\n"
 	    "    kill_grace_ms: 10\n"
 	    "    max_attempts: 100\n"
 	    "    queue_max: 10000000\n"
+	    "    queue_timeout_ms: 86400000\n"
+	    "    max_jobs: 100000000\n"
+	    "    max_jobs_jitter: 100000000\n"
+	    "    max_rss: 64G\n"
+	    "    max_lifetime_ms: 604800000\n"
+	    "    prefetch: 64\n"
 	    "    nice: 19\n"
 	    "    sched_batch: off\n"
 	    "    restart_delay_ms: 0\n"
 	    "    restart_delay_max_ms: 0\n"
+	    "    restart_intensity: 100000\n"
+	    "    restart_period_ms: 100\n"
 	    "    modules: [/lib/a.so, \"b c.so\"]\n"
 	    "  - name: B-2.x_y\n"
-	    "    workers: \"1024\"\n");
+	    "    mode: ondemand\n"
+	    "    workers: \"1024\"\n"
+	    "    max_workers: 1\n"
+	    "    idle_timeout_ms: 86400000\n"
+	    "    spawn_rate: 1\n"
+	    "    restart_intensity: 1\n"
+	    "    restart_period_ms: 86400000\n");
 	ck_assert_str_eq(cfg->socket, "run/x.sock");
 	ck_assert_uint_eq(cfg->socket_mode, 0600);
 	ck_assert_int_eq(cfg->log_level, LOG_LVL_DEBUG);
 	ck_assert_uint_eq(cfg->max_payload, 512 * 1024);
+	ck_assert_uint_eq(cfg->result_ttl_ms, 0);
+	ck_assert_uint_eq(cfg->result_max_bytes, 1U << 30);
+	ck_assert_uint_eq(cfg->dead_max, 1000000);
+	ck_assert_uint_eq(cfg->shutdown_timeout_ms, 3600000);
 	ck_assert_uint_eq(cfg->npools, 2);
 	a = config_pool(cfg, "a");
 	b = config_pool(cfg, "B-2.x_y");
@@ -174,21 +229,46 @@ START_TEST(test_every_key)
 	ck_assert_ptr_eq(b, &cfg->pools[1]);
 	ck_assert_ptr_eq(config_pool(cfg, NULL), a);
 	ck_assert_ptr_null(config_pool(cfg, "c"));
+	ck_assert_int_eq(a->mode, POOL_MODE_DYNAMIC);
 	ck_assert_uint_eq(a->workers, 7);
+	ck_assert_uint_eq(a->min_workers, 2);
+	ck_assert_uint_eq(a->max_workers, 9);
+	ck_assert_uint_eq(a->min_spare, 0);
+	ck_assert_uint_eq(a->max_spare, 1024);
+	ck_assert_uint_eq(a->idle_timeout_ms, 100);
+	ck_assert_uint_eq(a->spawn_rate, 10000);
 	ck_assert_uint_eq(a->timeout_ms, 86400000);
 	ck_assert_uint_eq(a->kill_grace_ms, 10);
 	ck_assert_uint_eq(a->max_attempts, 100);
 	ck_assert_uint_eq(a->queue_max, 10000000);
+	ck_assert_uint_eq(a->queue_timeout_ms, 86400000);
+	ck_assert_uint_eq(a->max_jobs, 100000000);
+	ck_assert_uint_eq(a->max_jobs_jitter, 100000000);
+	ck_assert(a->max_rss == (uint64_t)64 << 30);
+	ck_assert_uint_eq(a->max_lifetime_ms, 604800000);
+	ck_assert_uint_eq(a->prefetch, 64);
 	ck_assert_int_eq(a->nice, 19);
 	ck_assert_int_eq(a->sched_batch, 0);
 	ck_assert_uint_eq(a->restart_delay_ms, 0);
 	ck_assert_uint_eq(a->restart_delay_max_ms, 0);
+	ck_assert_uint_eq(a->restart_intensity, 100000);
+	ck_assert_uint_eq(a->restart_period_ms, 100);
 	ck_assert_uint_eq(a->nmodules, 2);
 	ck_assert_str_eq(a->modules[0], "/lib/a.so");
 	ck_assert_str_eq(a->modules[1], "b c.so");
-	/* Pool keys not given take their defaults in every pool. */
+	/* ondemand ignores workers: 1024 over max_workers is no error. */
+	ck_assert_int_eq(b->mode, POOL_MODE_ONDEMAND);
 	ck_assert_uint_eq(b->workers, 1024);
+	ck_assert_uint_eq(b->max_workers, 1);
+	ck_assert_uint_eq(b->idle_timeout_ms, 86400000);
+	ck_assert_uint_eq(b->spawn_rate, 1);
+	ck_assert_uint_eq(b->restart_intensity, 1);
+	ck_assert_uint_eq(b->restart_period_ms, 86400000);
+	/* Pool keys not given take their defaults in every pool. */
 	ck_assert_uint_eq(b->max_attempts, 3);
+	ck_assert_uint_eq(b->min_spare, 1);
+	ck_assert_uint_eq(b->max_rss, 0);
+	ck_assert_uint_eq(b->prefetch, 0);
 	ck_assert_int_eq(b->sched_batch, 1);
 	ck_assert_uint_eq(b->nmodules, 0);
 	config_free(cfg);
@@ -216,19 +296,62 @@ static const struct {
 	{ "log_level: warning", LOG_LVL_WARN },
 	{ "log_level: info", LOG_LVL_INFO },
 	{ "log_level: debug", LOG_LVL_DEBUG },
+	{ "result_ttl_ms: 86400000", 86400000 },
+	{ "result_max_bytes: 0", 0 },
+	{ "result_max_bytes: 1G", 1 << 30 },
+	{ "result_max_bytes: 1024M", 1 << 30 },
+	{ "result_max_bytes: 1073741824", 1 << 30 },
+	{ "result_max_bytes: 3k", 3072 },
+	{ "dead_max: 0", 0 },
+	{ "shutdown_timeout_ms: 0", 0 },
+	{ "pools: [{name: p, mode: static}]", POOL_MODE_STATIC },
+	{ "pools: [{name: p, mode: dynamic}]", POOL_MODE_DYNAMIC },
+	{ "pools: [{name: p, mode: \"ondemand\"}]", POOL_MODE_ONDEMAND },
+	{ "pools: [{name: p, max_rss: 0}]", 0 },
+	{ "pools: [{name: p, max_rss: 64G}]", 64LL << 30 },
+	{ "pools: [{name: p, max_rss: 64g}]", 64LL << 30 },
+	{ "pools: [{name: p, max_rss: 68719476736}]", 64LL << 30 },
+	{ "pools: [{name: p, max_rss: 4294967296}]", 1LL << 32 },
+	{ "pools: [{name: p, max_rss: 4294967297}]", (1LL << 32) + 1 },
+	{ "pools: [{name: p, max_rss: 1536M}]", 1536LL << 20 },
+	{ "pools: [{name: p, max_rss: 512K}]", 512 << 10 },
 };
+
+/* The value good_values[i] sets, found by the key it starts with. */
+static long long
+good_value(const struct config *cfg, const char *yaml)
+{
+#define IS(k)	(strncmp(yaml, k ":", strlen(k ":")) == 0)
+	const struct pool_config	*pc = &cfg->pools[0];
+
+	if (IS("max_payload"))
+		return cfg->max_payload;
+	if (IS("socket_mode"))
+		return cfg->socket_mode;
+	if (IS("log_level"))
+		return cfg->log_level;
+	if (IS("result_ttl_ms"))
+		return cfg->result_ttl_ms;
+	if (IS("result_max_bytes"))
+		return cfg->result_max_bytes;
+	if (IS("dead_max"))
+		return cfg->dead_max;
+	if (IS("shutdown_timeout_ms"))
+		return cfg->shutdown_timeout_ms;
+	if (strstr(yaml, "mode:") != NULL)
+		return pc->mode;
+	if (strstr(yaml, "max_rss:") != NULL)
+		return (long long)pc->max_rss;
+	ck_abort_msg("no getter for %s", yaml);
+	return -1;
+#undef IS
+}
 
 START_TEST(test_good_values)
 {
 	struct config	*cfg = expect_ok(good_values[_i].yaml);
-	long long	 got;
+	long long	 got = good_value(cfg, good_values[_i].yaml);
 
-	if (strncmp(good_values[_i].yaml, "max_payload", 11) == 0)
-		got = cfg->max_payload;
-	else if (strncmp(good_values[_i].yaml, "socket_mode", 11) == 0)
-		got = cfg->socket_mode;
-	else
-		got = cfg->log_level;
 	ck_assert_msg(got == good_values[_i].want, "%s: got %lld",
 	    good_values[_i].yaml, got);
 	config_free(cfg);
@@ -296,6 +419,81 @@ static const struct {
 	{ "pools: [{name: p, restart_delay_max_ms: 600001}]",
 	  "t.yaml:1:41: restart_delay_max_ms: 600001 is out of range "
 	  "0..600000" },
+	{ "pools: [{name: p, mode: fixed}]",
+	  "t.yaml:1:25: mode: expected static, dynamic, ondemand, got "
+	  "\"fixed\"" },
+	{ "pools: [{name: p, mode: Static}]",
+	  "t.yaml:1:25: mode: expected static, dynamic, ondemand, got "
+	  "\"Static\"" },
+	{ "pools: [{name: p, min_workers: 1025}]",
+	  "t.yaml:1:32: min_workers: 1025 is out of range 0..1024" },
+	{ "pools: [{name: p, min_workers: -1}]",
+	  "t.yaml:1:32: min_workers: -1 is out of range 0..1024" },
+	{ "pools: [{name: p, max_workers: 0}]",
+	  "t.yaml:1:32: max_workers: 0 is out of range 1..1024" },
+	{ "pools: [{name: p, max_workers: 1025}]",
+	  "t.yaml:1:32: max_workers: 1025 is out of range 1..1024" },
+	{ "pools: [{name: p, min_spare: 1025}]",
+	  "t.yaml:1:30: min_spare: 1025 is out of range 0..1024" },
+	{ "pools: [{name: p, max_spare: 1025}]",
+	  "t.yaml:1:30: max_spare: 1025 is out of range 0..1024" },
+	{ "pools: [{name: p, idle_timeout_ms: 99}]",
+	  "t.yaml:1:36: idle_timeout_ms: 99 is out of range 100..86400000" },
+	{ "pools: [{name: p, idle_timeout_ms: 86400001}]",
+	  "t.yaml:1:36: idle_timeout_ms: 86400001 is out of range "
+	  "100..86400000" },
+	{ "pools: [{name: p, spawn_rate: 0}]",
+	  "t.yaml:1:31: spawn_rate: 0 is out of range 1..10000" },
+	{ "pools: [{name: p, spawn_rate: 10001}]",
+	  "t.yaml:1:31: spawn_rate: 10001 is out of range 1..10000" },
+	{ "pools: [{name: p, queue_timeout_ms: 86400001}]",
+	  "t.yaml:1:37: queue_timeout_ms: 86400001 is out of range "
+	  "0..86400000" },
+	{ "pools: [{name: p, max_jobs: 100000001}]",
+	  "t.yaml:1:29: max_jobs: 100000001 is out of range 0..100000000" },
+	{ "pools: [{name: p, max_jobs_jitter: 100000001}]",
+	  "t.yaml:1:36: max_jobs_jitter: 100000001 is out of range "
+	  "0..100000000" },
+	{ "pools: [{name: p, max_rss: 65G}]",
+	  "t.yaml:1:28: max_rss: 65G is out of range 0..64G" },
+	{ "pools: [{name: p, max_rss: 68719476737}]",
+	  "t.yaml:1:28: max_rss: 68719476737 is out of range 0..64G" },
+	{ "pools: [{name: p, max_rss: -1}]",
+	  "t.yaml:1:28: max_rss: -1 is out of range 0..64G" },
+	{ "pools: [{name: p, max_rss: 1T}]",
+	  "t.yaml:1:28: max_rss: expected a size like 4M, got \"1T\"" },
+	{ "pools: [{name: p, max_lifetime_ms: 604800001}]",
+	  "t.yaml:1:36: max_lifetime_ms: 604800001 is out of range "
+	  "0..604800000" },
+	{ "pools: [{name: p, prefetch: 65}]",
+	  "t.yaml:1:29: prefetch: 65 is out of range 0..64" },
+	{ "pools: [{name: p, restart_intensity: 0}]",
+	  "t.yaml:1:38: restart_intensity: 0 is out of range 1..100000" },
+	{ "pools: [{name: p, restart_intensity: 100001}]",
+	  "t.yaml:1:38: restart_intensity: 100001 is out of range 1..100000" },
+	{ "pools: [{name: p, restart_period_ms: 99}]",
+	  "t.yaml:1:38: restart_period_ms: 99 is out of range 100..86400000" },
+	{ "pools: [{name: p, restart_period_ms: 86400001}]",
+	  "t.yaml:1:38: restart_period_ms: 86400001 is out of range "
+	  "100..86400000" },
+	{ "result_ttl_ms: 86400001",
+	  "t.yaml:1:16: result_ttl_ms: 86400001 is out of range 0..86400000" },
+	{ "result_ttl_ms: -1",
+	  "t.yaml:1:16: result_ttl_ms: -1 is out of range 0..86400000" },
+	{ "result_max_bytes: 1025M",
+	  "t.yaml:1:19: result_max_bytes: 1025M is out of range 0..1G" },
+	{ "result_max_bytes: 1073741825",
+	  "t.yaml:1:19: result_max_bytes: 1073741825 is out of range 0..1G" },
+	{ "result_max_bytes: 4G",
+	  "t.yaml:1:19: result_max_bytes: 4G is out of range 0..1G" },
+	{ "dead_max: 1000001",
+	  "t.yaml:1:11: dead_max: 1000001 is out of range 0..1000000" },
+	{ "shutdown_timeout_ms: 3600001",
+	  "t.yaml:1:22: shutdown_timeout_ms: 3600001 is out of range "
+	  "0..3600000" },
+	{ "shutdown_timeout_ms: 30s",
+	  "t.yaml:1:22: shutdown_timeout_ms: expected an integer, got "
+	  "\"30s\"" },
 	{ "pools: [{name: p, sched_batch: maybe}]",
 	  "t.yaml:1:32: sched_batch: expected true/false, yes/no, on/off, "
 	  "got \"maybe\"" },
@@ -326,6 +524,39 @@ static const struct {
 	{ "pools: [{name: p, restart_delay_ms: 6000}]",
 	  "t.yaml:1:37: restart_delay_max_ms: 5000 is less than "
 	  "restart_delay_ms 6000" },
+	{ "pools: [{name: p, min_workers: 5, max_workers: 4}]",
+	  "t.yaml:1:48: max_workers: 4 is less than min_workers 5" },
+	{ "pools: [{name: p, max_workers: 4, min_workers: 5}]",
+	  "t.yaml:1:32: max_workers: 4 is less than min_workers 5" },
+	{ "pools: [{name: p, mode: static, min_workers: 5, max_workers: 4}]",
+	  "t.yaml:1:62: max_workers: 4 is less than min_workers 5" },
+	{ "pools: [{name: p, mode: ondemand, min_workers: 5, max_workers: 4}]",
+	  "t.yaml:1:64: max_workers: 4 is less than min_workers 5" },
+	{ "pools: [{name: p, min_spare: 3, max_spare: 2}]",
+	  "t.yaml:1:44: max_spare: 2 is less than min_spare 3" },
+	{ "pools: [{name: p, min_spare: 3}]",
+	  "t.yaml:1:30: min_spare: 3 is more than max_spare 2" },
+	{ "pools: [{name: p, max_spare: 0}]",
+	  "t.yaml:1:30: max_spare: 0 is less than min_spare 1" },
+	{ "pools: [{name: p, mode: dynamic, workers: 9, "
+	  "min_workers: 2, max_workers: 8}]",
+	  "t.yaml:1:43: workers: 9 is not within min_workers 2 and "
+	  "max_workers 8" },
+	{ "pools: [{name: p, max_workers: 8, workers: 1, "
+	  "min_workers: 2, mode: dynamic}]",
+	  "t.yaml:1:44: workers: 1 is not within min_workers 2 and "
+	  "max_workers 8" },
+	{ "pools: [{name: p, mode: dynamic, workers: 9, max_workers: x}]",
+	  "t.yaml:1:59: max_workers: expected an integer, got \"x\"" },
+	{ "pools: [{name: p, mode: dynamic, workers: 0, max_workers: 4}]",
+	  "t.yaml:1:43: workers: 0 is out of range 1..1024" },
+	{ "pools: [{name: p, mode: elastic, workers: 9, max_workers: 4}]",
+	  "t.yaml:1:25: mode: expected static, dynamic, ondemand, got "
+	  "\"elastic\"" },
+	{ "pools: [{name: p, min_workers: 2000, max_workers: 4}]",
+	  "t.yaml:1:32: min_workers: 2000 is out of range 0..1024" },
+	{ "pools: [{name: p, min_spare: 5, max_spare: [1]}]",
+	  "t.yaml:1:44: max_spare: expected a scalar, got a list" },
 	{ "pools: [{workers: 2}]",
 	  "t.yaml:1:9: missing required key \"name\"" },
 	{ "pools: [{name: p, wokers: 2}]",
@@ -467,6 +698,103 @@ START_TEST(test_duplicate_pools)
 	    "t.yaml:5:11: nice: 99 is out of range 0..19\n"
 	    "t.yaml:6:11: name: duplicate pool name \"a\" (first at line 2)\n"
 	    "t.yaml:7:5: missing required key \"name\"");
+}
+END_TEST
+
+/* Dynamic mode brings the default workers into min..max_workers. */
+START_TEST(test_pool_sizes)
+{
+	static const struct {
+		const char	*yaml;
+		unsigned	 workers;	/* 0: online CPUs */
+		unsigned	 min_workers;	/* the floor, if above */
+		unsigned	 max_workers;	/* 0: online CPUs */
+	} t[] = {
+		{ "{name: p, mode: dynamic}", 0, 0, 0 },
+		{ "{name: p, mode: dynamic, min_workers: 1000, "
+		  "max_workers: 1024}", 0, 1000, 1024 },
+		{ "{name: p, mode: dynamic, max_workers: 1}", 1, 0, 1 },
+		{ "{name: p, mode: dynamic, min_workers: 3, max_workers: 3, "
+		  "min_spare: 2, max_spare: 2}", 3, 0, 3 },
+		{ "{name: p, mode: dynamic, workers: 3, min_workers: 3, "
+		  "max_workers: 3}", 3, 0, 3 },
+		/* Static and ondemand ignore the range: no clamp, no error. */
+		{ "{name: p, min_workers: 1000, max_workers: 1024}", 0, 0,
+		  1024 },
+		{ "{name: p, workers: 7, max_workers: 2, min_spare: 0, "
+		  "max_spare: 0}", 7, 0, 2 },
+		{ "{name: p, mode: ondemand, workers: 7, max_workers: 2}", 7, 0,
+		  2 },
+		{ "{name: p, mode: ondemand}", 0, 0, 0 },
+	};
+	struct config	*cfg;
+	char		 yaml[256];
+	unsigned	 want;
+	size_t		 i;
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		snprintf(yaml, sizeof yaml, "pools: [%s]", t[i].yaml);
+		cfg = expect_ok(yaml);
+		want = t[i].workers ? t[i].workers : online_cpus();
+		if (want < t[i].min_workers)
+			want = t[i].min_workers;
+		ck_assert_msg(cfg->pools[0].workers == want, "%s: workers %u, "
+		    "want %u", yaml, cfg->pools[0].workers, want);
+		want = t[i].max_workers ? t[i].max_workers : online_cpus();
+		ck_assert_msg(cfg->pools[0].max_workers == want, "%s: "
+		    "max_workers %u, want %u", yaml, cfg->pools[0].max_workers,
+		    want);
+		config_free(cfg);
+	}
+}
+END_TEST
+
+/* The rules against max_workers' default say it is online CPUs. */
+START_TEST(test_pool_rules_default_max)
+{
+	unsigned	ncpu = online_cpus();
+	char		want[256];
+
+	if (ncpu >= 1024)
+		return;
+	snprintf(want, sizeof want, "t.yaml:1:32: min_workers: 1024 is more "
+	    "than max_workers %u (the default: online CPUs)", ncpu);
+	expect_errors("pools: [{name: p, min_workers: 1024}]", want);
+	snprintf(want, sizeof want, "t.yaml:1:43: workers: 1024 is not within "
+	    "min_workers 0 and max_workers %u (the default: online CPUs)",
+	    ncpu);
+	expect_errors("pools: [{name: p, mode: dynamic, workers: 1024}]",
+	    want);
+}
+END_TEST
+
+/* Every broken rule of a pool is reported, at its key, in order. */
+START_TEST(test_pool_rules_together)
+{
+	expect_errors(
+	    "pools:\n"
+	    "  - name: p\n"
+	    "    mode: dynamic\n"
+	    "    workers: 9\n"
+	    "    min_workers: 5\n"
+	    "    max_workers: 4\n"
+	    "    min_spare: 3\n"
+	    "    max_spare: 2\n"
+	    "    restart_delay_ms: 600\n"
+	    "    restart_delay_max_ms: 500\n"
+	    "  - name: q\n"
+	    "    mode: dynamic\n"
+	    "    min_workers: 2\n"
+	    "    max_workers: 4\n"
+	    "    workers: 5\n"
+	    "    prefetch: 65\n",
+	    "t.yaml:6:18: max_workers: 4 is less than min_workers 5\n"
+	    "t.yaml:8:16: max_spare: 2 is less than min_spare 3\n"
+	    "t.yaml:10:27: restart_delay_max_ms: 500 is less than "
+	    "restart_delay_ms 600\n"
+	    "t.yaml:15:14: workers: 5 is not within min_workers 2 and "
+	    "max_workers 4\n"
+	    "t.yaml:16:15: prefetch: 65 is out of range 0..64");
 }
 END_TEST
 
@@ -696,6 +1024,8 @@ START_TEST(test_doc_example)
 	ck_assert_ptr_nonnull(cfg);
 	ck_assert_uint_eq(cfg->npools, 2);
 	ck_assert_uint_eq(config_pool(cfg, "images")->nmodules, 1);
+	ck_assert_int_eq(config_pool(cfg, "images")->mode, POOL_MODE_DYNAMIC);
+	ck_assert(config_pool(cfg, "images")->max_rss == (uint64_t)1 << 30);
 	config_free(cfg);
 	free(doc);
 }
@@ -741,6 +1071,9 @@ config_suite(void)
 	    sizeof bad_values / sizeof bad_values[0]);
 	tcase_add_test(tc, test_three_errors);
 	tcase_add_test(tc, test_duplicate_pools);
+	tcase_add_test(tc, test_pool_sizes);
+	tcase_add_test(tc, test_pool_rules_default_max);
+	tcase_add_test(tc, test_pool_rules_together);
 	tcase_add_test(tc, test_many_errors);
 	tcase_add_test(tc, test_files);
 	suite_add_tcase(s, tc);

@@ -15,6 +15,7 @@ static Suite *(*const suites[])(void) = {
 	client_suite,
 	worker_suite,
 	sup_suite,
+	supervise_suite,
 	cli_suite,
 };
 

@@ -93,6 +93,10 @@ wt_done(struct wt *t, uint64_t id, char *err, size_t errsz, struct mbuf *out)
 	int			 ok;
 
 	mbuf_init(&m);
+	/* STARTED comes first, then DONE. */
+	h = wt_recv(t, &m);
+	ck_assert_int_eq(h.type, COMMIS_MSG_STARTED);
+	ck_assert_uint_eq(h.id, id);
 	h = wt_recv(t, &m);
 	ck_assert_int_eq(h.type, COMMIS_MSG_DONE);
 	ck_assert_uint_eq(h.id, id);

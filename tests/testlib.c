@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "commis/client.h"
 #include "testlib.h"
 
 char *
@@ -221,4 +222,106 @@ testd_stop(struct testd *d)
 		d->dir = NULL;
 	}
 	return w.status;
+}
+
+/* Integration helpers: a daemon plus a libcommis client. */
+
+void
+ctx_start(struct ctx *c, const char *yaml)
+{
+	testd_start(&c->d, yaml);
+	ck_assert_int_eq(commis_connect(c->d.sock, &c->cl), COMMIS_OK);
+}
+
+void
+ctx_stop(struct ctx *c)
+{
+	int	status;
+
+	commis_close(c->cl);
+	status = testd_stop(&c->d);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "commisd exit status %#x", status);
+}
+
+int
+submit(commis_client *cl, const char *handler, const char *data,
+    const char *pool, struct commis_result *r)
+{
+	struct commis_submit_opts	o = { .pool = pool };
+
+	memset(r, 0, sizeof *r);
+	return commis_submit_wait(cl, handler, data, strlen(data), &o, r);
+}
+
+void
+wstats(commis_client *cl, struct wstat *ws)
+{
+	char		*json, *p, *q;
+	unsigned	 slot;
+
+	memset(ws, 0, sizeof *ws);
+	ck_assert_int_eq(commis_stats(cl, COMMIS_STATS_JSON, &json), COMMIS_OK);
+	p = strstr(json, "\"available\":");
+	ck_assert_ptr_nonnull(p);
+	ws->available = atoi(p + strlen("\"available\":"));
+	for (p = json; (p = strstr(p, "{\"id\":")) != NULL && ws->n < 16;
+	    p++) {
+		ck_assert_int_eq(sscanf(p, "{\"id\":%u,\"pid\":%ld,"
+		    "\"state\":\"%15[a-z]\"", &slot, &ws->pid[ws->n],
+		    ws->state[ws->n]), 3);
+		q = strstr(p, "\"job\":");
+		ck_assert_ptr_nonnull(q);
+		ws->running[ws->n] = q[strlen("\"job\":")] != 'n';
+		ws->n++;
+	}
+	free(json);
+}
+
+struct ready_arg {
+	commis_client	*cl;
+	int		 n;
+};
+
+static int
+pool_ready(void *arg)
+{
+	struct ready_arg	*a = arg;
+	struct wstat		 ws;
+
+	wstats(a->cl, &ws);
+	return ws.available == a->n;
+}
+
+void
+wait_ready(commis_client *cl, int n)
+{
+	struct ready_arg	a = { cl, n };
+
+	ck_assert_msg(test_poll(pool_ready, &a, 10000),
+	    "pool did not get %d idle workers", n);
+}
+
+long long
+test_json_num(const char *json, const char *key)
+{
+	char		 pat[64];
+	const char	*p;
+
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	p = strstr(json, pat);
+	ck_assert_msg(p != NULL, "no %s in %s", key, json);
+	return strtoll(p + strlen(pat), NULL, 10);
+}
+
+long long
+test_stat(commis_client *cl, const char *key)
+{
+	char		*json;
+	long long	 v;
+
+	ck_assert_int_eq(commis_stats(cl, COMMIS_STATS_JSON, &json), COMMIS_OK);
+	v = test_json_num(json, key);
+	free(json);
+	return v;
 }

@@ -17,6 +17,7 @@ Suite	*handlers_suite(void);
 Suite	*client_suite(void);
 Suite	*worker_suite(void);
 Suite	*sup_suite(void);
+Suite	*supervise_suite(void);
 Suite	*cli_suite(void);
 
 /* A fresh mkdtemp directory under $TMPDIR; the path is malloc'd. */
@@ -53,5 +54,41 @@ void	 testd_start_bound_in(struct testd *, const char *dir,
 int	 testd_stop(struct testd *);
 /* Polls fn(arg) every few ms until it returns non-zero or ms pass. */
 int	 test_poll(int (*fn)(void *), void *arg, int ms);
+
+
+/* Integration helpers: a daemon plus a libcommis client. */
+#include "commis/client.h"
+
+#define POOL_YAML(extra) \
+	"pools:\n  - name: p\n    workers: 2\n" extra
+
+struct ctx {
+	struct testd	 d;
+	commis_client	*cl;
+};
+
+void	 ctx_start(struct ctx *, const char *yaml);
+/* Closes the client, SIGTERMs commisd, asserts it exited 0. */
+void	 ctx_stop(struct ctx *);
+/* commis_submit_wait of a string to handler (pool NULL: the first). */
+int	 submit(commis_client *, const char *handler, const char *data,
+	    const char *pool, struct commis_result *);
+
+/* Worker pids and states from the JSON stats, in pool order. */
+struct wstat {
+	long	pid[16];
+	char	state[16][16];
+	int	running[16];	/* a job has STARTED on it */
+	int	n;
+	int	available;
+};
+
+void	 wstats(commis_client *, struct wstat *);
+/* Polls until the (first) pool has n idle workers. */
+void	 wait_ready(commis_client *, int n);
+/* The first number after "key": in json. */
+long long test_json_num(const char *json, const char *key);
+/* The same in a fresh JSON stats. */
+long long test_stat(commis_client *, const char *key);
 
 #endif

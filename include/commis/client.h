@@ -36,6 +36,19 @@ struct commis_submit_opts {
 	const char	*pool;		/* NULL: the first pool */
 	int32_t		 priority;	/* higher runs first; default 0 */
 	uint32_t	 timeout_ms;	/* 0: the pool's timeout_ms */
+	uint32_t	 delay_ms;	/* start no sooner than this from now */
+	uint32_t	 deadline_ms;	/* expire unless started within this
+					   (0: the pool's queue_timeout_ms) */
+};
+
+struct commis_job_info {
+	uint64_t	 job_id;
+	int		 state;		/* enum commis_job_state */
+	int		 status;	/* enum commis_status, when DONE */
+	unsigned	 attempts;
+	char		 pool[COMMIS_NAME_MAX];
+	char		 handler[COMMIS_NAME_MAX];
+	char		 cause[COMMIS_TEXT_MAX];
 };
 
 struct commis_result {
@@ -78,6 +91,30 @@ int		 commis_wait_result(commis_client *, int timeout_ms,
 /* Requests submitted and not yet collected. */
 size_t		 commis_pending(const commis_client *);
 void		 commis_result_free(struct commis_result *);
+
+/* Submits without waiting: *job_id is the id commisd gave the job, whose
+ * result is kept for result_ttl_ms for commis_status/commis_wait. */
+int		 commis_submit_nowait(commis_client *, const char *handler,
+		    const void *data, size_t len,
+		    const struct commis_submit_opts *, uint64_t *job_id);
+/* Where a job is. COMMIS_ERR_REJECTED (code COMMIS_E_NO_JOB) for an id
+ * commisd does not know or no longer keeps. */
+int		 commis_status(commis_client *, uint64_t job_id,
+		    struct commis_job_info *);
+/* Waits for a job's terminal state (any client's job), up to timeout_ms
+ * (0: no limit) on the commisd side. Like commis_submit_wait otherwise;
+ * a wait that runs out is COMMIS_ERR_REJECTED with out->error
+ * COMMIS_E_TIMEOUT. */
+int		 commis_wait(commis_client *, uint64_t job_id,
+		    uint32_t timeout_ms, struct commis_result *out);
+/* Cancels a queued, delayed or running job (running: soft, then hard). */
+int		 commis_cancel(commis_client *, uint64_t job_id);
+/* An operator command (reload, scale, reset, dead, retry, purge) as an
+ * argument vector; *text (malloc'd) is commisd's answer. */
+int		 commis_admin(commis_client *, int argc, const char *const *argv,
+		    char **text);
+/* The enum commis_err of the last COMMIS_ERR_REJECTED, else 0. */
+int		 commis_client_errcode(const commis_client *);
 
 /* Round trip of a PING, in nanoseconds. */
 int		 commis_ping(commis_client *, uint64_t *rtt_ns);

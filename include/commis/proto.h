@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define COMMIS_PROTO_VERSION	1
+#define COMMIS_PROTO_VERSION	2
 /* "CMIS" as the first four bytes on the wire (little-endian u32). */
 #define COMMIS_PROTO_MAGIC	0x53494d43u
 
@@ -45,7 +45,9 @@ enum commis_msg {
 	COMMIS_MSG_ERROR	= 1,	/* u32 code, str message */
 	/* Client -> supervisor. */
 	COMMIS_MSG_PING		= 2,	/* empty */
-	COMMIS_MSG_SUBMIT	= 3,	/* i32 priority, u32 timeout_ms, str pool,
+	COMMIS_MSG_SUBMIT	= 3,	/* i32 priority, u32 timeout_ms, u32 flags
+					   (COMMIS_SUBMIT_*), u32 delay_ms,
+					   u32 deadline_ms, str pool,
 					   str handler, bytes data */
 	COMMIS_MSG_STATS	= 4,	/* u8 format (enum commis_stats_fmt) */
 	/* Supervisor -> client. */
@@ -53,12 +55,43 @@ enum commis_msg {
 	COMMIS_MSG_RESULT	= 6,	/* u64 job id, u8 status, u16 attempts,
 					   str cause, bytes output */
 	COMMIS_MSG_STATS_REPLY	= 7,	/* bytes text */
+	COMMIS_MSG_ACCEPTED	= 8,	/* u64 job id */
+	/* Client -> supervisor: jobs by id. */
+	COMMIS_MSG_STATUS	= 9,	/* u64 job id */
+	COMMIS_MSG_JOB_INFO	= 10,	/* S->C: u64 job id, u8 state
+					   (enum commis_job_state), u8 status,
+					   u16 attempts, str pool, str handler,
+					   str cause */
+	COMMIS_MSG_WAIT		= 11,	/* u64 job id, u32 timeout_ms (0: none);
+					   answered by RESULT or ERROR */
+	COMMIS_MSG_CANCEL_JOB	= 12,	/* u64 job id; answered by OK */
+	/* Operator commands as an argument vector (see docs/protocol.md). */
+	COMMIS_MSG_ADMIN	= 13,	/* u32 argc, argc x str */
+	COMMIS_MSG_OK		= 14,	/* S->C: bytes text */
 
 	/* Worker channel. */
 	COMMIS_MSG_READY	= 32,	/* W->S: u32 pid; handlers initialised */
 	COMMIS_MSG_JOB		= 33,	/* S->W: str handler, bytes input */
 	COMMIS_MSG_DONE		= 34,	/* W->S: u8 ok, str error, bytes output */
 	COMMIS_MSG_CANCEL	= 35,	/* S->W: empty; soft cancel of job id */
+	COMMIS_MSG_STARTED	= 36,	/* W->S: empty; job id began running */
+	COMMIS_MSG_REVOKE	= 37,	/* S->W: empty; give job id back if it
+					   has not started */
+	COMMIS_MSG_REVOKED	= 38,	/* W->S: empty; job id was not started
+					   and is dropped */
+};
+
+/* SUBMIT flags. */
+#define COMMIS_SUBMIT_NOWAIT	0x0001	/* answer ACCEPTED, keep the result
+					   for STATUS/WAIT */
+#define COMMIS_SUBMIT_KNOWN	0x0001
+
+/* Where a job is, in JOB_INFO. */
+enum commis_job_state {
+	COMMIS_JOB_QUEUED	= 0,
+	COMMIS_JOB_DELAYED	= 1,	/* waiting for its delay */
+	COMMIS_JOB_RUNNING	= 2,
+	COMMIS_JOB_DONE		= 3,	/* terminal; status says which */
 };
 
 /*
@@ -80,19 +113,26 @@ enum commis_err {
 	COMMIS_E_NO_HANDLER	= 6,	/* handler not loaded in that pool */
 	COMMIS_E_SHUTDOWN	= 7,	/* supervisor is stopping */
 	COMMIS_E_UNSUPPORTED	= 8,	/* message or feature not supported */
-	COMMIS_E_POOL_DOWN	= 9,	/* pool has no worker able to start */
+	COMMIS_E_POOL_DOWN	= 9,	/* pool failed or cannot start workers */
+	COMMIS_E_NO_JOB		= 10,	/* unknown job id (or result expired) */
+	COMMIS_E_TIMEOUT	= 11,	/* WAIT ran out before the job ended */
+	COMMIS_E_BAD_ARGS	= 12,	/* ADMIN command or arguments wrong */
+	COMMIS_E_CONFIG		= 13,	/* reload refused: config errors */
+	COMMIS_E_STATE		= 14,	/* not possible in the job's state */
 };
 
 /* Terminal states of a job, in COMMIS_MSG_RESULT. */
 enum commis_status {
 	COMMIS_ST_SUCCEEDED	= 0,
 	COMMIS_ST_FAILED	= 1,	/* handler reported an error */
-	COMMIS_ST_TIMEDOUT	= 2,	/* hard timeout on the last attempt */
-	COMMIS_ST_CRASHED	= 3,	/* worker died on the last attempt */
+	COMMIS_ST_TIMEDOUT	= 2,	/* timed out on the last attempt;
+					   dead-lettered */
+	COMMIS_ST_CRASHED	= 3,	/* worker died on the last attempt;
+					   dead-lettered */
 	COMMIS_ST_CANCELLED	= 4,
-	COMMIS_ST_EXPIRED	= 5,
-	COMMIS_ST_DEAD		= 6,
+	COMMIS_ST_EXPIRED	= 5,	/* not started before its deadline */
 };
+#define COMMIS_ST_LAST		COMMIS_ST_EXPIRED
 
 enum commis_stats_fmt {
 	COMMIS_STATS_JSON	= 0,

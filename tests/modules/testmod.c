@@ -11,6 +11,7 @@
  *	test.fail	always fails, with the cause "test.fail: as asked"
  *	test.big	input: a decimal byte count; output: that many bytes
  *			of "abcdefghijklmnopqrstuvwxyz" repeated
+ *	test.hog	"MIB[,HOLD_MS]": leaks MIB MiB, then holds HOLD_MS
  *
  * Built with -DTESTMOD_BADABI it declares ABI 999, to test the loader's
  * refusal.
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commis/handler.h"
@@ -29,6 +31,8 @@
 #endif
 
 #define TESTMOD_BIG_MAX	(1024u << 20)
+
+static void	*testmod_leak;
 
 extern const struct commis_module commis_module;
 
@@ -133,6 +137,47 @@ bad:
 	return -1;
 }
 
+/*
+ * "MIB[,HOLD_MS]": allocates and touches MIB MiB that it never frees (the
+ * worker's resident set stays that much larger: a leak, for max_rss), then
+ * holds on for HOLD_MS, stopping early if cancelled.
+ */
+static int
+testmod_hog(struct commis_call *call)
+{
+	char			 arg[64];
+	unsigned long		 mib = 0, hold = 0;
+	struct timespec		 ts = { 0, 10 * 1000 * 1000 };
+	unsigned long		 waited;
+	char			*p;
+
+	if (call->input_len == 0 || call->input_len >= sizeof arg)
+		goto bad;
+	memcpy(arg, call->input, call->input_len);
+	arg[call->input_len] = '\0';
+	if (sscanf(arg, "%lu,%lu", &mib, &hold) < 1 || mib > 4096)
+		goto bad;
+	if (mib > 0) {
+		if ((p = malloc(mib << 20)) == NULL) {
+			call->error(call, "test.hog: out of memory");
+			return -1;
+		}
+		memset(p, 1, mib << 20);
+		testmod_leak = p;	/* kept on purpose */
+	}
+	for (waited = 0; waited < hold; waited += 10) {
+		if (call->cancelled(call)) {
+			call->error(call, "cancelled");
+			return -1;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+bad:
+	call->error(call, "test.hog: expected MIB[,HOLD_MS]");
+	return -1;
+}
+
 static const struct commis_handler testmod_handlers[] = {
 	{ "test.upper", COMMIS_HANDLER_THREAD_SAFE, NULL, testmod_upper,
 	    NULL },
@@ -140,6 +185,7 @@ static const struct commis_handler testmod_handlers[] = {
 	    testmod_state, testmod_state_fini },
 	{ "test.fail", COMMIS_HANDLER_THREAD_SAFE, NULL, testmod_fail, NULL },
 	{ "test.big", COMMIS_HANDLER_THREAD_SAFE, NULL, testmod_big, NULL },
+	{ "test.hog", 0, NULL, testmod_hog, NULL },
 };
 
 const struct commis_module commis_module = {

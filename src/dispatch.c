@@ -1,0 +1,404 @@
+/*
+ * Jobs between a pool's queue and its workers. A worker holds at most one
+ * running job and up to `prefetch` more sent ahead (its `sent` list, in
+ * order). Attempts are counted when the worker says STARTED, so a job
+ * that is only sent ahead and taken back (REVOKE/REVOKED) or orphaned by a
+ * dying worker costs no attempt and is never run twice by rebalancing: a
+ * REVOKE races with STARTED, and whichever the worker sees first wins.
+ *
+ * Timeouts and cancels are soft first (CANCEL: the handler sees
+ * cancelled()), then hard: SIGKILL kill_grace_ms later. The cause is
+ * recorded before any signal. How a job ends is job_finish()'s; which
+ * workers exist is pool.c's.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "chan.h"
+#include "dispatch.h"
+#include "job.h"
+#include "log.h"
+#include "msg.h"
+#include "pool.h"
+#include "sup.h"
+
+static void
+dispatch_send(struct worker *w, uint8_t type, uint64_t id, const void *p1,
+    size_t n1, const void *p2, size_t n2)
+{
+	if (w->chan == NULL || chan_send(w->chan, type, id, p1, n1, p2, n2) ==
+	    -1)
+		pool_worker_kill(w, SIGKILL, "cannot write to its channel");
+}
+
+static unsigned
+dispatch_load(const struct worker *w)
+{
+	return (w->job != NULL) + w->nsent;
+}
+
+/* An idle worker, else (with prefetch) the least loaded one with room. */
+static struct worker *
+dispatch_pick(struct pool *p)
+{
+	struct worker	*w, *best = NULL;
+
+	if ((w = TAILQ_FIRST(&p->idle)) != NULL)
+		return w;
+	if (p->cfg.prefetch == 0)
+		return NULL;
+	TAILQ_FOREACH(w, &p->workers, entry) {
+		if (w->state != W_BUSY || w->retire == RETIRE_NOW ||
+		    dispatch_load(w) > p->cfg.prefetch)
+			continue;
+		if (best == NULL || dispatch_load(w) < dispatch_load(best))
+			best = w;
+	}
+	return best;
+}
+
+static void
+dispatch_one(struct worker *w, struct job *job)
+{
+	struct mbuf	m;
+
+	pool_worker_unset_idle(w);
+	job->state = JOB_SENT;
+	job->worker = w;
+	evtimer_del(job->timer);	/* the queue deadline is met */
+	TAILQ_INSERT_TAIL(&w->sent, job, wentry);
+	w->nsent++;
+	/* JOB: str handler, bytes input; the input goes without a copy. */
+	mbuf_init(&m);
+	mbuf_str(&m, job->handler);
+	mbuf_u32(&m, (uint32_t)job->len);
+	if (m.err)
+		pool_worker_kill(w, SIGKILL, "out of memory");
+	else
+		dispatch_send(w, COMMIS_MSG_JOB, job->id, m.data, m.len,
+		    job->data, job->len);
+	mbuf_free(&m);
+}
+
+static void
+dispatch_revoke(struct worker *w, struct job *job)
+{
+	if (job->revoking)
+		return;
+	job->revoking = 1;
+	dispatch_send(w, COMMIS_MSG_REVOKE, job->id, NULL, 0, NULL, 0);
+}
+
+void
+dispatch_revoke_all(struct worker *w)
+{
+	struct job	*job;
+
+	TAILQ_FOREACH(job, &w->sent, wentry)
+		dispatch_revoke(w, job);
+}
+
+/* Idle workers while others sit on jobs they have not started. */
+static void
+dispatch_rebalance(struct pool *p)
+{
+	struct worker	*w, *idle;
+	struct job	*job;
+	unsigned	 nidle = 0;
+
+	if (queue_len(&p->queue) > 0)
+		return;
+	TAILQ_FOREACH(idle, &p->idle, idle_entry)
+		nidle++;
+	TAILQ_FOREACH(w, &p->workers, entry) {
+		if (nidle == 0)
+			break;
+		if (w->job == NULL || w->nsent == 0)
+			continue;
+		TAILQ_FOREACH_REVERSE(job, &w->sent, job_list, wentry) {
+			if (!job->revoking) {
+				dispatch_revoke(w, job);
+				nidle--;
+				break;
+			}
+		}
+	}
+}
+
+void
+dispatch(struct pool *p)
+{
+	struct worker	*w;
+	struct job	*job;
+
+	while (queue_len(&p->queue) > 0 && (w = dispatch_pick(p)) != NULL) {
+		job = (struct job *)queue_pop(&p->queue);
+		dispatch_one(w, job);
+	}
+	dispatch_rebalance(p);
+}
+
+/* A job goes back to the front of its priority, or ends if it cannot. */
+static void
+dispatch_requeue(struct pool *p, struct job *job, const char *cause)
+{
+	const char	*why;
+
+	job->worker = NULL;
+	job->revoking = 0;
+	if (job->cancel)
+		job_finish(p->sup->jobs, job, COMMIS_ST_CANCELLED, "cancelled",
+		    NULL, 0);
+	else if (p->sup->stopping == SUP_STOP_FAST)
+		job_finish(p->sup->jobs, job, COMMIS_ST_CANCELLED,
+		    "supervisor shutting down", NULL, 0);
+	else if (!pool_accepting(p, &why) && !p->draining)
+		job_finish(p->sup->jobs, job, COMMIS_ST_FAILED, why, NULL, 0);
+	else if (queue_push_front(&p->queue, &job->qi) == -1)
+		job_finish(p->sup->jobs, job, COMMIS_ST_FAILED, cause, NULL, 0);
+	else
+		job->state = JOB_QUEUED;
+}
+
+/* A job that used an attempt and did not finish: retry, or end it. */
+static void
+dispatch_retry(struct pool *p, struct job *job, enum commis_status st,
+    const char *cause)
+{
+	if (!job->cancel && p->sup->stopping != SUP_STOP_FAST &&
+	    job->attempts >= p->cfg.max_attempts) {
+		job->worker = NULL;
+		job_finish(p->sup->jobs, job, st, cause, NULL, 0);
+		return;
+	}
+	if (!job->cancel && p->sup->stopping != SUP_STOP_FAST) {
+		log_info("pool %s: job %llu goes back to the queue after "
+		    "attempt %u: %s", p->cfg.name, (unsigned long long)job->id,
+		    job->attempts, cause);
+		p->st.retried++;
+	}
+	dispatch_requeue(p, job, cause);
+}
+
+/* The worker has nothing left: idle, or gone if it is retiring. */
+static void
+dispatch_worker_free(struct worker *w)
+{
+	if (w->job != NULL || w->nsent > 0 || w->state == W_STOPPING ||
+	    w->reaped)
+		return;
+	if (w->retire == RETIRE_NOW) {
+		w->retire = RETIRE_WANTED;	/* let pool_retire act again */
+		pool_retire(w, RETIRE_NOW, w->cause);
+	} else
+		pool_worker_set_idle(w);
+}
+
+static void
+dispatch_started(struct worker *w, const struct frame *f)
+{
+	struct job	*job = TAILQ_FIRST(&w->sent);
+	struct timeval	 tv;
+
+	if (job == NULL || job->id != f->hdr.id || w->job != NULL ||
+	    f->hdr.len != 0) {
+		pool_worker_kill(w, SIGKILL, "protocol error: bad STARTED");
+		return;
+	}
+	TAILQ_REMOVE(&w->sent, job, wentry);
+	w->nsent--;
+	job->revoking = 0;	/* the worker saw STARTED first */
+	job->state = JOB_RUNNING;
+	job->attempts++;
+	job->deadline_ns = 0;
+	job->last_pid = w->pid;
+	w->job = job;
+	w->job_start_ns = sup_now_ns();
+	w->pool->nrunning++;
+	if (job->timeout_ms > 0) {
+		w->tstate = WT_TIMEOUT;
+		tv = tv_ms(job->timeout_ms);
+		evtimer_add(w->timer, &tv);
+	}
+	if (job->cancel)
+		dispatch_cancel(job);
+}
+
+static void
+dispatch_done(struct worker *w, const struct frame *f)
+{
+	struct pool	*p = w->pool;
+	struct job	*job = w->job;
+	struct mreader	 r;
+	const uint8_t	*out;
+	size_t		 outlen;
+	char		 err[COMMIS_TEXT_MAX];
+	uint8_t		 ok;
+
+	mr_init(&r, f->payload, f->hdr.len);
+	ok = mr_u8(&r);
+	mr_str(&r, err, sizeof err);
+	out = mr_bytes(&r, &outlen);
+	if (mr_end(&r) == -1 || job == NULL || f->hdr.id != job->id) {
+		pool_worker_kill(w, SIGKILL, "protocol error: bad DONE");
+		return;
+	}
+	w->job = NULL;
+	w->jobs_done++;
+	p->nrunning--;
+	if (w->tstate == WT_TIMEOUT || w->tstate == WT_GRACE) {
+		evtimer_del(w->timer);
+		w->tstate = WT_NONE;
+	}
+	job->worker = NULL;
+	if (ok == 0)
+		job_finish(p->sup->jobs, job, COMMIS_ST_SUCCEEDED, "", out,
+		    outlen);
+	else if (job->cancel)
+		job_finish(p->sup->jobs, job, COMMIS_ST_CANCELLED, "cancelled",
+		    NULL, 0);
+	else if (w->timedout)
+		dispatch_retry(p, job, COMMIS_ST_TIMEDOUT, w->cause);
+	else
+		job_finish(p->sup->jobs, job, COMMIS_ST_FAILED, err, NULL, 0);
+	/* The worker stopped in time: it stays. */
+	if (w->timedout) {
+		w->timedout = 0;
+		w->cause[0] = '\0';
+	}
+	pool_after_job(w);
+	dispatch_worker_free(w);
+}
+
+static void
+dispatch_revoked(struct worker *w, const struct frame *f)
+{
+	struct job	*job;
+
+	TAILQ_FOREACH(job, &w->sent, wentry) {
+		if (job->id == f->hdr.id && job->revoking)
+			break;
+	}
+	if (job == NULL || f->hdr.len != 0) {
+		pool_worker_kill(w, SIGKILL, "protocol error: bad REVOKED");
+		return;
+	}
+	TAILQ_REMOVE(&w->sent, job, wentry);
+	w->nsent--;
+	w->pool->st.rebalanced++;
+	dispatch_requeue(w->pool, job, "taken back");
+	dispatch_worker_free(w);
+}
+
+void
+dispatch_frame(struct chan *c, struct frame *f, void *arg)
+{
+	struct worker	*w = arg;
+	struct pool	*p = w->pool;
+
+	switch (f->hdr.type) {
+	case COMMIS_MSG_READY:
+		if (w->state != W_STARTING || f->hdr.len != 4) {
+			pool_worker_kill(w, SIGKILL, "protocol error: bad READY");
+			return;
+		}
+		w->ready = 1;
+		p->startup_failures = 0;
+		log_debug("pool %s: worker %u pid %ld ready", p->cfg.name,
+		    w->id, (long)w->pid);
+		w->state = W_BUSY;
+		dispatch_worker_free(w);
+		break;
+	case COMMIS_MSG_STARTED:
+		dispatch_started(w, f);
+		return;
+	case COMMIS_MSG_DONE:
+		dispatch_done(w, f);
+		break;
+	case COMMIS_MSG_REVOKED:
+		dispatch_revoked(w, f);
+		break;
+	default:
+		pool_worker_kill(w, SIGKILL, "protocol error: unknown message");
+		return;
+	}
+	dispatch(p);
+	pool_maintain(p);
+	pool_drain(p);
+}
+
+void
+dispatch_cancel(struct job *job)
+{
+	struct worker	*w = job->worker;
+	struct timeval	 tv;
+
+	if (w == NULL)
+		return;
+	if (job->state == JOB_SENT) {
+		dispatch_revoke(w, job);
+		return;
+	}
+	if (w->tstate == WT_GRACE || w->state == W_STOPPING)
+		return;
+	snprintf(w->cause, sizeof w->cause, "cancelled");
+	dispatch_send(w, COMMIS_MSG_CANCEL, job->id, NULL, 0, NULL, 0);
+	w->tstate = WT_GRACE;
+	tv = tv_ms(w->pool->cfg.kill_grace_ms);
+	evtimer_add(w->timer, &tv);
+}
+
+void
+dispatch_timer(struct worker *w)
+{
+	struct job	*job = w->job;
+	struct timeval	 tv;
+
+	if (w->tstate == WT_GRACE) {
+		pool_worker_kill(w, SIGKILL, w->cause);
+		return;
+	}
+	if (w->tstate != WT_TIMEOUT || job == NULL)
+		return;
+	/* Soft first: the handler may stop cleanly and keep its worker. */
+	w->timedout = 1;
+	snprintf(w->cause, sizeof w->cause, "timeout after %u ms",
+	    job->timeout_ms);
+	log_warnx("pool %s: job %llu on worker %u pid %ld: %s; asking it to "
+	    "stop", w->pool->cfg.name, (unsigned long long)job->id, w->id,
+	    (long)w->pid, w->cause);
+	dispatch_send(w, COMMIS_MSG_CANCEL, job->id, NULL, 0, NULL, 0);
+	w->tstate = WT_GRACE;
+	tv = tv_ms(w->pool->cfg.kill_grace_ms);
+	evtimer_add(w->timer, &tv);
+}
+
+void
+dispatch_worker_lost(struct worker *w, const char *how)
+{
+	struct pool	*p = w->pool;
+	struct job	*job;
+	char		 cause[COMMIS_TEXT_MAX];
+
+	if ((job = w->job) != NULL) {
+		w->job = NULL;
+		p->nrunning--;
+		if (w->timedout)
+			snprintf(cause, sizeof cause, "%s", w->cause);
+		else if (w->cause[0] != '\0' && !w->exiting)
+			snprintf(cause, sizeof cause, "worker killed: %s (%s)",
+			    w->cause, how);
+		else
+			snprintf(cause, sizeof cause, "worker died: %s", how);
+		dispatch_retry(p, job, w->timedout ? COMMIS_ST_TIMEDOUT :
+		    COMMIS_ST_CRASHED, cause);
+	}
+	/* Jobs sent ahead and never started cost no attempt. */
+	while ((job = TAILQ_FIRST(&w->sent)) != NULL) {
+		TAILQ_REMOVE(&w->sent, job, wentry);
+		w->nsent--;
+		p->st.rebalanced++;
+		dispatch_requeue(p, job, "its worker died");
+	}
+}

@@ -1,0 +1,606 @@
+/*
+ * Jobs from acceptance to their one terminal state. This module owns the
+ * job table, the delay and deadline timers, the waiters (the submitter and
+ * any WAIT), the results kept after a job ends, and the dead-letter list.
+ * Where a job runs is the pools' business (pool.c, dispatch.c); how
+ * replies reach a client is control.c's: jobs know clients only by
+ * connection id.
+ *
+ * A finished job stays in the table while it is kept (result_ttl_ms,
+ * result_max_bytes, oldest dropped first) or dead-lettered (dead_max,
+ * oldest dropped first); a job that is neither is freed at once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "control.h"
+#include "dispatch.h"
+#include "idmap.h"
+#include "job.h"
+#include "log.h"
+#include "pool.h"
+#include "stats.h"
+#include "sup.h"
+
+#define JOB_SWEEP_MS	1000	/* how often kept results are aged out */
+
+struct job_table {
+	struct supervisor	*sup;
+	struct idmap		 ids;
+	uint64_t		 next_id;
+	size_t			 active;
+	struct job_list		 kept;
+	size_t			 nkept;
+	size_t			 kept_bytes;
+	struct job_list		 dead;
+	size_t			 ndead;
+	struct event		*sweep;
+};
+
+static const char *const job_status_names[] = {
+	[COMMIS_ST_SUCCEEDED] = "succeeded",
+	[COMMIS_ST_FAILED] = "failed",
+	[COMMIS_ST_TIMEDOUT] = "timedout",
+	[COMMIS_ST_CRASHED] = "crashed",
+	[COMMIS_ST_CANCELLED] = "cancelled",
+	[COMMIS_ST_EXPIRED] = "expired",
+};
+
+static const char *const job_state_names[] = {
+	[JOB_DELAYED] = "delayed",
+	[JOB_QUEUED] = "queued",
+	[JOB_SENT] = "sent",
+	[JOB_RUNNING] = "running",
+	[JOB_DONE] = "done",
+};
+
+static void	job_sweep(evutil_socket_t, short, void *);
+static void	job_timer_cb(evutil_socket_t, short, void *);
+
+const char *
+job_status_name(int st)
+{
+	if (st < 0 || st > COMMIS_ST_LAST)
+		return "unknown";
+	return job_status_names[st];
+}
+
+const char *
+job_state_name(enum job_state st)
+{
+	return job_state_names[st];
+}
+
+struct job_table *
+job_table_new(struct supervisor *sup)
+{
+	struct job_table	*t;
+	struct timeval		 tv = tv_ms(JOB_SWEEP_MS);
+
+	if ((t = calloc(1, sizeof *t)) == NULL)
+		return NULL;
+	t->sup = sup;
+	idmap_init(&t->ids);
+	TAILQ_INIT(&t->kept);
+	TAILQ_INIT(&t->dead);
+	if ((t->sweep = event_new(sup->base, -1, EV_PERSIST, job_sweep, t)) ==
+	    NULL || event_add(t->sweep, &tv) == -1) {
+		job_table_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void
+job_free(struct job_table *t, struct job *job)
+{
+	struct waiter	*w;
+
+	while ((w = LIST_FIRST(&job->waiters)) != NULL) {
+		LIST_REMOVE(w, job_entry);
+		LIST_REMOVE(w, conn_entry);
+		if (w->timer != NULL)
+			event_free(w->timer);
+		free(w);
+	}
+	idmap_del(&t->ids, job->id);
+	if (job->timer != NULL)
+		event_free(job->timer);
+	free(job->data);
+	free(job->cause);
+	free(job->out);
+	free(job);
+}
+
+void
+job_table_free(struct job_table *t)
+{
+	struct job	*job;
+	size_t		 pos = 0;
+
+	if (t == NULL)
+		return;
+	while ((job = idmap_next(&t->ids, &pos)) != NULL) {
+		job_free(t, job);
+		pos = 0;
+	}
+	idmap_free(&t->ids);
+	if (t->sweep != NULL)
+		event_free(t->sweep);
+	free(t);
+}
+
+struct job *
+job_find(struct job_table *t, uint64_t id)
+{
+	return idmap_get(&t->ids, id);
+}
+
+size_t
+job_active(const struct job_table *t)
+{
+	return t->active;
+}
+
+size_t
+job_kept_count(const struct job_table *t)
+{
+	return t->nkept;
+}
+
+size_t
+job_kept_bytes(const struct job_table *t)
+{
+	return t->kept_bytes;
+}
+
+size_t
+job_dead_count(const struct job_table *t)
+{
+	return t->ndead;
+}
+
+struct job *
+job_new(struct job_table *t, struct pool *p, const char *handler,
+    int32_t priority, uint32_t timeout_ms, uint32_t flags, uint32_t delay_ms,
+    uint32_t deadline_ms, const void *data, size_t len)
+{
+	struct job	*job;
+	uint64_t	 now = sup_now_ns();
+
+	if ((job = calloc(1, sizeof *job)) == NULL)
+		return NULL;
+	if ((len > 0 && (job->data = malloc(len)) == NULL) ||
+	    (job->timer = evtimer_new(t->sup->base, job_timer_cb, job)) == NULL) {
+		free(job->data);
+		free(job);
+		return NULL;
+	}
+	if (len > 0)
+		memcpy(job->data, data, len);
+	job->len = len;
+	job->id = ++t->next_id;
+	job->pool = p;
+	snprintf(job->pool_name, sizeof job->pool_name, "%s", p->cfg.name);
+	snprintf(job->handler, sizeof job->handler, "%s", handler);
+	job->qi.priority = priority;
+	job->qi.idx = SIZE_MAX;
+	job->timeout_ms = timeout_ms ? timeout_ms : p->cfg.timeout_ms;
+	job->flags = flags;
+	job->submit_ns = now;
+	if (deadline_ms == 0)
+		deadline_ms = p->cfg.queue_timeout_ms;
+	if (deadline_ms > 0)
+		job->deadline_ns = now + (uint64_t)deadline_ms * 1000000u;
+	/* A delayed job is parked until job_start() arms its timer. */
+	job->state = delay_ms > 0 ? JOB_DELAYED : JOB_QUEUED;
+	job->delay_ms = delay_ms;
+	LIST_INIT(&job->waiters);
+	if (idmap_put(&t->ids, job->id, job) == -1) {
+		event_free(job->timer);
+		free(job->data);
+		free(job);
+		return NULL;
+	}
+	t->active++;
+	return job;
+}
+
+/* Arms the job's one timer for what it waits for next, if anything. */
+static void
+job_arm(struct job *job, uint64_t delay_ms)
+{
+	struct timeval	tv;
+	uint64_t	now;
+
+	if (job->state == JOB_DELAYED) {
+		tv = tv_ms(delay_ms);
+		evtimer_add(job->timer, &tv);
+	} else if (job->state == JOB_QUEUED && job->deadline_ns != 0) {
+		now = sup_now_ns();
+		tv = tv_ms(job->deadline_ns > now ?
+		    (job->deadline_ns - now + 999999) / 1000000 : 0);
+		evtimer_add(job->timer, &tv);
+	} else
+		evtimer_del(job->timer);
+}
+
+int
+job_start(struct job_table *t, struct job *job)
+{
+	struct pool	*p = job->pool;
+
+	if (job->state == JOB_DELAYED) {
+		/* Delayed jobs count against queue_max too. */
+		if (pool_queued(p) >= p->cfg.queue_max)
+			return -1;
+		p->ndelayed++;
+		TAILQ_INSERT_TAIL(&p->delayed, job, wentry);
+		job_arm(job, job->delay_ms);
+		return 0;
+	}
+	if (pool_enqueue(p, job, 0) == -1)
+		return -1;
+	/* Dispatch may have sent it already; the deadline then stops. */
+	job_arm(job, 0);
+	return 0;
+}
+
+void
+job_discard(struct job_table *t, struct job *job)
+{
+	t->active--;
+	job_free(t, job);
+}
+
+static void
+job_timer_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct job		*job = arg;
+	struct job_table	*t = job->pool->sup->jobs;
+	struct pool		*p = job->pool;
+	char			 cause[96];
+
+	if (job->state == JOB_DELAYED) {
+		p->ndelayed--;
+		TAILQ_REMOVE(&p->delayed, job, wentry);
+		job->state = JOB_QUEUED;
+		if (pool_enqueue(p, job, 0) == -1) {
+			job_finish(t, job, COMMIS_ST_FAILED,
+			    "pool cannot take jobs", NULL, 0);
+			return;
+		}
+		if (job->state == JOB_QUEUED)
+			job_arm(job, 0);
+		return;
+	}
+	if (job->state == JOB_QUEUED) {
+		pool_unqueue(p, job);
+		snprintf(cause, sizeof cause, "not started within %llu ms",
+		    (unsigned long long)((job->deadline_ns - job->submit_ns) /
+		    1000000u));
+		job_finish(t, job, COMMIS_ST_EXPIRED, cause, NULL, 0);
+	}
+}
+
+static void
+job_waiter_free(struct waiter *w)
+{
+	LIST_REMOVE(w, job_entry);
+	LIST_REMOVE(w, conn_entry);
+	if (w->timer != NULL)
+		event_free(w->timer);
+	free(w);
+}
+
+static void
+job_waiter_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	struct waiter	*w = arg;
+	char		 msg[96];
+
+	snprintf(msg, sizeof msg, "job %llu still %s",
+	    (unsigned long long)w->job->id, job_state_name(w->job->state));
+	control_error_to(w->sup->control, w->conn_id, w->req_id,
+	    COMMIS_E_TIMEOUT, msg);
+	job_waiter_free(w);
+}
+
+int
+job_wait(struct job_table *t, struct job *job, uint64_t conn_id,
+    uint64_t req_id, int submitter, uint32_t timeout_ms,
+    struct waiter_list *conn_list)
+{
+	struct waiter	*w;
+	struct timeval	 tv;
+
+	if (job->state == JOB_DONE) {
+		control_result_to(t->sup->control, conn_id, req_id, job,
+		    job->out, job->outlen);
+		return 0;
+	}
+	if ((w = calloc(1, sizeof *w)) == NULL)
+		return -1;
+	w->sup = t->sup;
+	w->job = job;
+	w->conn_id = conn_id;
+	w->req_id = req_id;
+	w->submitter = submitter;
+	if (timeout_ms > 0) {
+		if ((w->timer = evtimer_new(t->sup->base, job_waiter_timeout,
+		    w)) == NULL) {
+			free(w);
+			return -1;
+		}
+		tv = tv_ms(timeout_ms);
+		evtimer_add(w->timer, &tv);
+	}
+	LIST_INSERT_HEAD(&job->waiters, w, job_entry);
+	LIST_INSERT_HEAD(conn_list, w, conn_entry);
+	return 0;
+}
+
+void
+job_conn_gone(struct job_table *t, struct waiter_list *list)
+{
+	struct waiter	*w;
+	struct job	*job;
+	int		 orphan;
+
+	while ((w = LIST_FIRST(list)) != NULL) {
+		job = w->job;
+		orphan = w->submitter && !(job->flags & COMMIS_SUBMIT_NOWAIT);
+		job_waiter_free(w);
+		/* Nobody is left to take the result of a job not yet begun. */
+		if (orphan && LIST_EMPTY(&job->waiters) &&
+		    (job->state == JOB_QUEUED || job->state == JOB_DELAYED))
+			job_cancel(t, job, "client disconnected", NULL);
+	}
+}
+
+int
+job_cancel(struct job_table *t, struct job *job, const char *cause,
+    const char **why)
+{
+	switch (job->state) {
+	case JOB_DONE:
+		if (why != NULL)
+			*why = "the job has already ended";
+		return -1;
+	case JOB_DELAYED:
+		job->pool->ndelayed--;
+		TAILQ_REMOVE(&job->pool->delayed, job, wentry);
+		job_finish(t, job, COMMIS_ST_CANCELLED, cause, NULL, 0);
+		return 0;
+	case JOB_QUEUED:
+		pool_unqueue(job->pool, job);
+		job_finish(t, job, COMMIS_ST_CANCELLED, cause, NULL, 0);
+		return 0;
+	case JOB_SENT:
+	case JOB_RUNNING:
+		/* Soft, then hard: it ends when its worker lets go of it. */
+		job->cancel = 1;
+		dispatch_cancel(job);
+		return 0;
+	}
+	return 0;
+}
+
+static void
+job_unkeep(struct job_table *t, struct job *job)
+{
+	TAILQ_REMOVE(&t->kept, job, kept_entry);
+	job->kept = 0;
+	t->nkept--;
+	t->kept_bytes -= job->outlen + strlen(job->cause);
+	free(job->out);
+	job->out = NULL;
+	job->outlen = 0;
+	if (!job->dead)
+		job_free(t, job);
+}
+
+static void
+job_undead(struct job_table *t, struct job *job)
+{
+	TAILQ_REMOVE(&t->dead, job, dead_entry);
+	job->dead = 0;
+	t->ndead--;
+	free(job->data);
+	job->data = NULL;
+	if (!job->kept)
+		job_free(t, job);
+}
+
+/* Drops the oldest kept results beyond result_ttl_ms and result_max_bytes. */
+static void
+job_evict(struct job_table *t)
+{
+	const struct config	*cfg = t->sup->cfg;
+	uint64_t		 now = sup_now_ns();
+	uint64_t		 ttl = (uint64_t)cfg->result_ttl_ms * 1000000u;
+	struct job		*job;
+
+	while ((job = TAILQ_FIRST(&t->kept)) != NULL &&
+	    (now - job->done_ns >= ttl || t->kept_bytes > cfg->result_max_bytes))
+		job_unkeep(t, job);
+	while (t->ndead > cfg->dead_max)
+		job_undead(t, TAILQ_FIRST(&t->dead));
+}
+
+static void
+job_sweep(evutil_socket_t fd, short ev, void *arg)
+{
+	job_evict(arg);
+}
+
+static void
+job_count(struct job *job, enum commis_status st)
+{
+	struct pool_stats	*ps = &job->pool->st;
+
+	switch (st) {
+	case COMMIS_ST_SUCCEEDED:
+		ps->succeeded++;
+		break;
+	case COMMIS_ST_FAILED:
+		ps->failed++;
+		break;
+	case COMMIS_ST_TIMEDOUT:
+		ps->timedout++;
+		break;
+	case COMMIS_ST_CRASHED:
+		ps->crashed++;
+		break;
+	case COMMIS_ST_CANCELLED:
+		ps->cancelled++;
+		break;
+	case COMMIS_ST_EXPIRED:
+		ps->expired++;
+		break;
+	}
+	if (st == COMMIS_ST_TIMEDOUT || st == COMMIS_ST_CRASHED)
+		ps->dead++;
+	if (st != COMMIS_ST_SUCCEEDED)
+		log_info("pool %s: job %llu %s after %u attempt(s): %s",
+		    job->pool_name, (unsigned long long)job->id,
+		    job_status_name(st), job->attempts, job->cause);
+}
+
+void
+job_finish(struct job_table *t, struct job *job, enum commis_status st,
+    const char *cause, const void *out, size_t outlen)
+{
+	const struct config	*cfg = t->sup->cfg;
+	struct waiter		*w;
+
+	evtimer_del(job->timer);
+	job->state = JOB_DONE;
+	job->status = st;
+	job->done_ns = sup_now_ns();
+	job->worker = NULL;
+	if ((job->cause = strdup(cause ? cause : "")) == NULL)
+		fatal("strdup");
+	job_count(job, st);
+	job->pool = NULL;
+	t->active--;
+	while ((w = LIST_FIRST(&job->waiters)) != NULL) {
+		control_result_to(t->sup->control, w->conn_id, w->req_id, job,
+		    out, outlen);
+		job_waiter_free(w);
+	}
+	/* Poison jobs keep their input for `commis retry`. */
+	if ((st == COMMIS_ST_TIMEDOUT || st == COMMIS_ST_CRASHED) &&
+	    cfg->dead_max > 0) {
+		TAILQ_INSERT_TAIL(&t->dead, job, dead_entry);
+		job->dead = 1;
+		t->ndead++;
+	} else {
+		free(job->data);
+		job->data = NULL;
+	}
+	if (cfg->result_ttl_ms > 0 && outlen + strlen(job->cause) <=
+	    cfg->result_max_bytes && (outlen == 0 ||
+	    (job->out = malloc(outlen)) != NULL)) {
+		if (outlen > 0)
+			memcpy(job->out, out, outlen);
+		job->outlen = outlen;
+		TAILQ_INSERT_TAIL(&t->kept, job, kept_entry);
+		job->kept = 1;
+		t->nkept++;
+		t->kept_bytes += outlen + strlen(job->cause);
+	}
+	if (!job->kept && !job->dead)
+		job_free(t, job);
+	job_evict(t);
+}
+
+void
+job_dead_render(struct job_table *t, struct evbuffer *eb, int json)
+{
+	struct job	*job;
+	uint64_t	 now = sup_now_ns();
+	int		 first = 1;
+
+	if (!json)
+		evbuffer_add_printf(eb, "%-8s %-16s %-16s %-9s %8s %8s %9s  %s",
+		    "JOB", "POOL", "HANDLER", "STATUS", "ATTEMPTS", "LAST-PID",
+		    "AGE-S", "CAUSE");
+	else
+		evbuffer_add_printf(eb, "[");
+	TAILQ_FOREACH(job, &t->dead, dead_entry) {
+		if (!json) {
+			evbuffer_add_printf(eb, "\n%-8llu %-16s %-16s %-9s %8u "
+			    "%8ld %9.1f  %s", (unsigned long long)job->id,
+			    job->pool_name, job->handler,
+			    job_status_name(job->status), job->attempts,
+			    (long)job->last_pid,
+			    (double)(now - job->done_ns) / 1e9, job->cause);
+			continue;
+		}
+		evbuffer_add_printf(eb, "%s{\"id\":%llu,\"pool\":\"%s\","
+		    "\"handler\":\"%s\",\"status\":\"%s\",\"attempts\":%u,"
+		    "\"last_pid\":%ld,\"age_ms\":%llu,\"bytes\":%zu,\"cause\":",
+		    first ? "" : ",", (unsigned long long)job->id,
+		    job->pool_name, job->handler, job_status_name(job->status),
+		    job->attempts, (long)job->last_pid,
+		    (unsigned long long)((now - job->done_ns) / 1000000u),
+		    job->len);
+		stats_json_str(eb, job->cause);
+		evbuffer_add(eb, "}", 1);
+		first = 0;
+	}
+	if (json)
+		evbuffer_add_printf(eb, "]");
+}
+
+int
+job_dead_retry(struct job_table *t, uint64_t id, uint64_t *new_id, char *why,
+    size_t whylen)
+{
+	struct job	*old = job_find(t, id), *job;
+	struct pool	*p;
+
+	if (old == NULL || !old->dead) {
+		snprintf(why, whylen, "job %llu is not in the dead-letter list",
+		    (unsigned long long)id);
+		return -1;
+	}
+	if ((p = sup_pool(t->sup, old->pool_name)) == NULL) {
+		snprintf(why, whylen, "pool '%s' is gone", old->pool_name);
+		return -1;
+	}
+	/* A new job: the old one keeps its one terminal state. */
+	if ((job = job_new(t, p, old->handler, old->qi.priority,
+	    old->timeout_ms, COMMIS_SUBMIT_NOWAIT, 0, 0, old->data,
+	    old->len)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	if (job_start(t, job) == -1) {
+		job_discard(t, job);
+		snprintf(why, whylen, "pool '%s' does not take jobs now",
+		    p->cfg.name);
+		return -1;
+	}
+	p->st.submitted++;
+	log_info("pool %s: dead job %llu retried as job %llu", p->cfg.name,
+	    (unsigned long long)id, (unsigned long long)job->id);
+	*new_id = job->id;
+	job_undead(t, old);
+	return 0;
+}
+
+size_t
+job_dead_purge(struct job_table *t)
+{
+	size_t	n = t->ndead;
+
+	while (!TAILQ_EMPTY(&t->dead))
+		job_undead(t, TAILQ_FIRST(&t->dead));
+	return n;
+}

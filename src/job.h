@@ -1,0 +1,128 @@
+/*
+ * Jobs: the job table, the life of a job from acceptance to its one
+ * terminal state, the clients waiting for it, the results kept after it
+ * ends (result_ttl_ms, result_max_bytes) and the dead-letter list.
+ */
+#ifndef COMMIS_JOB_H
+#define COMMIS_JOB_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "commis/proto.h"
+#include "queue.h"
+
+struct supervisor;
+struct pool;
+struct worker;
+struct evbuffer;
+
+enum job_state {
+	JOB_DELAYED,	/* waiting for its delay to pass */
+	JOB_QUEUED,	/* in its pool's queue */
+	JOB_SENT,	/* sent to a worker, not started (prefetched) */
+	JOB_RUNNING,	/* its worker said STARTED */
+	JOB_DONE,	/* terminal; kept for status/wait or dead-lettered */
+};
+
+/* A client waiting for a job's result: its submitter or a WAIT. */
+struct waiter {
+	struct supervisor	*sup;
+	struct job		*job;
+	uint64_t		 conn_id;
+	uint64_t		 req_id;
+	int			 submitter;
+	struct event		*timer;		/* WAIT timeout, or NULL */
+	LIST_ENTRY(waiter)	 job_entry;
+	LIST_ENTRY(waiter)	 conn_entry;
+};
+LIST_HEAD(waiter_list, waiter);
+
+struct job {
+	struct queue_item	 qi;		/* first: queue items are jobs */
+	uint64_t		 id;
+	struct pool		*pool;		/* NULL once done */
+	char			 pool_name[COMMIS_NAME_MAX];
+	char			 handler[COMMIS_NAME_MAX];
+	uint32_t		 timeout_ms;	/* resolved: job or pool */
+	uint32_t		 flags;		/* COMMIS_SUBMIT_* */
+	uint32_t		 delay_ms;	/* from submission */
+	uint64_t		 deadline_ns;	/* start by then, or expire; 0 */
+	uint32_t		 attempts;	/* attempts started */
+	enum job_state		 state;
+	uint8_t			*data;
+	size_t			 len;
+	struct worker		*worker;	/* SENT or RUNNING on it */
+	pid_t			 last_pid;
+	uint64_t		 submit_ns;
+	uint64_t		 done_ns;
+	struct event		*timer;		/* delay, then deadline */
+	struct waiter_list	 waiters;
+	int			 cancel;	/* cancel requested */
+	int			 revoking;	/* REVOKE sent to its worker */
+	TAILQ_ENTRY(job)	 wentry;	/* its worker's prefetched jobs */
+
+	/* Terminal. */
+	int			 status;
+	char			*cause;
+	uint8_t			*out;
+	size_t			 outlen;
+	int			 kept;		/* in the results list */
+	int			 dead;		/* in the dead-letter list */
+	TAILQ_ENTRY(job)	 kept_entry;
+	TAILQ_ENTRY(job)	 dead_entry;
+};
+TAILQ_HEAD(job_list, job);
+
+struct job_table;
+
+struct job_table *job_table_new(struct supervisor *);
+void		 job_table_free(struct job_table *);
+struct job	*job_find(struct job_table *, uint64_t);
+/* Jobs accepted and not terminal. */
+size_t		 job_active(const struct job_table *);
+size_t		 job_kept_count(const struct job_table *);
+size_t		 job_kept_bytes(const struct job_table *);
+size_t		 job_dead_count(const struct job_table *);
+
+/*
+ * A new job, not yet queued. delay_ms > 0 parks it as DELAYED; deadline_ms
+ * (else the pool's queue_timeout_ms) makes it expire if not started by
+ * then. NULL when out of memory.
+ */
+struct job	*job_new(struct job_table *, struct pool *, const char *handler,
+		    int32_t priority, uint32_t timeout_ms, uint32_t flags,
+		    uint32_t delay_ms, uint32_t deadline_ms, const void *data,
+		    size_t len);
+/* Queues it (or parks it until its delay passes). -1: queue full. */
+int		 job_start(struct job_table *, struct job *);
+/* Drops a job that was never started (refused at submission). */
+void		 job_discard(struct job_table *, struct job *);
+/* A client waits for job: submitter (the SUBMIT) or a WAIT with a
+ * timeout (0: none). If the job is already done it is answered now. */
+int		 job_wait(struct job_table *, struct job *, uint64_t conn_id,
+		    uint64_t req_id, int submitter, uint32_t timeout_ms,
+		    struct waiter_list *conn_list);
+/* A connection closed: forget its waiters; the queued jobs it alone was
+ * waiting for (and did not submit with NOWAIT) are cancelled. */
+void		 job_conn_gone(struct job_table *, struct waiter_list *);
+/* Cancel by request: -1 with *why when the job is already done. */
+int		 job_cancel(struct job_table *, struct job *, const char *cause,
+		    const char **why);
+/* The one way a job ends. */
+void		 job_finish(struct job_table *, struct job *,
+		    enum commis_status, const char *cause, const void *out,
+		    size_t outlen);
+
+/* The dead-letter list. */
+void		 job_dead_render(struct job_table *, struct evbuffer *, int json);
+/* Resubmits a dead job as a new job; 0 and *new_id, or -1 and *why. */
+int		 job_dead_retry(struct job_table *, uint64_t id, uint64_t *new_id,
+		    char *why, size_t whylen);
+size_t		 job_dead_purge(struct job_table *);
+
+const char	*job_status_name(int);
+const char	*job_state_name(enum job_state);
+
+#endif
