@@ -4,9 +4,10 @@
  * they mean; its owner gets each frame and each failure through callbacks.
  *
  * Backpressure: a peer that does not read what it is sent gets no more of
- * its input read once CHAN_OUT_HIGH bytes wait for it, until they drain
- * below CHAN_OUT_LOW; so one client can hold at most about one frame
- * plus CHAN_OUT_HIGH of the supervisor's memory in replies.
+ * its requests handled once CHAN_OUT_HIGH bytes wait for it, until they
+ * drain below CHAN_OUT_LOW: frames already read stay in the decoder and
+ * the socket is not read. So one client holds at most CHAN_OUT_HIGH plus
+ * one reply of the supervisor's memory in replies.
  *
  * A channel may be freed from inside its own callbacks (a bad frame drops
  * the peer right there), so freeing is two-step: chan_free() closes the
@@ -106,6 +107,12 @@ chan_fd(const struct chan *c)
 	return c->fd;
 }
 
+int
+chan_throttled(const struct chan *c)
+{
+	return c->throttled;
+}
+
 size_t
 chan_pending(const struct chan *c)
 {
@@ -142,6 +149,8 @@ chan_flush(struct chan *c)
 	if (c->throttled && evbuffer_get_length(c->out) < CHAN_OUT_LOW) {
 		c->throttled = 0;
 		event_add(c->rev, NULL);
+		/* Frames already read wait in the decoder: run them now. */
+		event_active(c->rev, EV_READ, 0);
 	}
 }
 
@@ -192,7 +201,8 @@ chan_read(struct chan *c)
 		    n == 0 ? 0 : errno, c->arg);
 		return 0;
 	}
-	while (go && !c->dead) {
+	/* A throttled channel leaves its requests in the decoder. */
+	while (go && !c->dead && !c->throttled) {
 		if ((r = frame_dec_next(&c->dec, &f)) == 0)
 			break;
 		if (r == 1) {

@@ -40,6 +40,8 @@ void		 chan_skip(struct chan *, const struct frame_hdr *);
  * callbacks run as usual; the channel may be freed by them). */
 void		 chan_drain(struct chan *);
 size_t		 chan_pending(const struct chan *);
+/* Reading is paused until the peer reads its replies. */
+int		 chan_throttled(const struct chan *);
 int		 chan_fd(const struct chan *);
 
 #endif

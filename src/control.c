@@ -645,6 +645,17 @@ control_pending(const struct control *ctl)
 }
 
 size_t
+control_throttled(const struct control *ctl)
+{
+	const struct conn	*c;
+	size_t			 pos = 0, n = 0;
+
+	while ((c = idmap_next(&ctl->conns, &pos)) != NULL)
+		n += chan_throttled(c->chan) != 0;
+	return n;
+}
+
+size_t
 control_nconns(const struct control *ctl)
 {
 	return idmap_len(&ctl->conns);

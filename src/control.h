@@ -30,6 +30,8 @@ void		 control_error_to(struct control *, uint64_t conn_id,
 /* Bytes waiting to go out to clients. */
 size_t		 control_pending(const struct control *);
 size_t		 control_nconns(const struct control *);
+/* Connections whose reading is paused (backpressure). */
+size_t		 control_throttled(const struct control *);
 const struct control_stats *control_stats(const struct control *);
 
 #endif

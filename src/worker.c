@@ -36,6 +36,7 @@ struct wjob {
 	char			 handler[COMMIS_NAME_MAX];
 	uint8_t			*input;
 	size_t			 len;
+	int			 cancel;	/* CANCEL came before it began */
 	TAILQ_ENTRY(wjob)	 entry;
 };
 
@@ -177,9 +178,17 @@ worker_frames(struct wstate *ws)
 			}
 			break;
 		case COMMIS_MSG_CANCEL:
-			if (f.hdr.id == ws->running && ws->running != 0)
+			if (f.hdr.id == ws->running && ws->running != 0) {
 				ws->cancel = 1;
-			break;	/* a stale one is harmless */
+				break;
+			}
+			/* Not started yet: it starts cancelled. A stale
+			 * one (the job is done) is harmless. */
+			TAILQ_FOREACH(j, &ws->queue, entry) {
+				if (j->id == f.hdr.id)
+					j->cancel = 1;
+			}
+			break;
 		default:
 			_exit(EXIT_WORKER_ERROR);
 		}
@@ -238,7 +247,7 @@ worker_run(struct wstate *ws, struct wjob *j)
 	wc.call.cancelled = worker_cancelled;
 	wc.call.priv = &wc;
 	ws->running = j->id;
-	ws->cancel = 0;
+	ws->cancel = j->cancel;
 	worker_send(COMMIS_MSG_STARTED, j->id, NULL, 0, NULL, 0);
 	if ((he = handlers_find(ws->wa->handlers, j->handler)) == NULL) {
 		snprintf(wc.err, sizeof wc.err, "no handler '%s'", j->handler);

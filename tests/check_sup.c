@@ -707,89 +707,92 @@ START_TEST(test_socket_stale_and_live)
 END_TEST
 
 /*
- * A client that submits without reading its results: once 8 MiB of
- * replies wait for it, commisd stops reading its requests (so its socket
- * fills and its writes block) instead of buffering without bound. When it
- * reads again, every job completes.
+ * A client that asks without reading the answers: once 8 MiB of replies
+ * wait for it, commisd stops reading its requests instead of buffering
+ * without bound. The replies here are WAITs on one kept 64 KiB result, so
+ * they pile up at commisd's own speed, whatever the workers' speed. When
+ * the client reads again, every request is answered.
  */
+static int
+throttled(void *arg)
+{
+	return test_stat(arg, "throttled") > 0;
+}
+
+static void
+wait_throttled(commis_client *cl)
+{
+	ck_assert_msg(test_poll(throttled, cl, 20000), "commisd never paused "
+	    "a client that does not read its replies");
+}
+
 START_TEST(test_output_backpressure)
 {
-	enum { N = 600, SZ = 64 * 1024 };
+	enum { N = 2000, SZ = 64 * 1024 };
 	struct frame_dec	 d;
+	struct commis_result	 r;
 	struct mbuf		 m;
 	struct ctx		 c;
 	struct pollfd		 pfd;
 	struct frame		 f;
-	uint8_t			 hdr[COMMIS_FRAME_HDR_LEN];
-	char			*data, *json, *p;
-	size_t			 off = 0, total;
-	uint8_t			*all;
-	int			 fd, i, got = 0, stalled = 0, r;
+	char			*data;
+	uint64_t		 id;
+	size_t			 off = 0;
+	int			 fd, i, got = 0, n;
+	long long		 pending;
 
 	ctx_start(&c, POOL_YAML(""));
 	data = malloc(SZ);
 	memset(data, 'z', SZ);
+	ck_assert_int_eq(commis_submit_nowait(c.cl, "echo", data, SZ, NULL,
+	    &id), COMMIS_OK);
+	ck_assert_int_eq(commis_wait(c.cl, id, 0, &r), COMMIS_OK);
+	ck_assert_uint_eq(r.output_len, SZ);
+	commis_result_free(&r);
 	mbuf_init(&m);
 	for (i = 0; i < N; i++) {
-		size_t	at = m.len;
+		uint8_t	hdr[COMMIS_FRAME_HDR_LEN];
 
+		frame_hdr_encode(hdr, COMMIS_MSG_WAIT, 0, 12, (uint64_t)i + 1);
 		mbuf_add(&m, hdr, sizeof hdr);
-		mbuf_i32(&m, 0);	/* priority */
-		mbuf_u32(&m, 0);	/* timeout_ms */
-		mbuf_u32(&m, 0);	/* flags */
-		mbuf_u32(&m, 0);	/* delay_ms */
-		mbuf_u32(&m, 0);	/* deadline_ms */
-		mbuf_str(&m, "");
-		mbuf_str(&m, "echo");
-		mbuf_bytes(&m, data, SZ);
-		frame_hdr_encode(m.data + at, COMMIS_MSG_SUBMIT, 0,
-		    (uint32_t)(m.len - at - sizeof hdr), (uint64_t)i + 1);
+		mbuf_u64(&m, id);
+		mbuf_u32(&m, 0);
 	}
 	ck_assert_int_eq(m.err, 0);
-	all = m.data;
-	total = m.len;
 	fd = raw_connect(c.d.sock);
-	/* Write without reading until the writes stall for a second. */
-	while (off < total) {
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		if (poll(&pfd, 1, 1000) == 0) {
-			stalled = 1;
-			break;
-		}
-		r = (int)send(fd, all + off, total - off,
+	while (off < m.len) {
+		n = (int)send(fd, m.data + off, m.len - off,
 		    MSG_DONTWAIT | MSG_NOSIGNAL);
-		ck_assert_int_gt(r, 0);
-		off += (size_t)r;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
 	}
-	ck_assert_msg(stalled, "commisd read %zu bytes of requests while "
-	    "its replies were not read", total);
-	ck_assert_int_eq(commis_stats(c.cl, COMMIS_STATS_JSON, &json),
-	    COMMIS_OK);
-	p = strstr(json, "\"submitted\":");
-	ck_assert_int_lt(atoi(p + strlen("\"submitted\":")), N);
-	free(json);
-	/* Now read and write both ways: every job comes back. */
+	/* commisd pauses that connection; what waits for it stays bounded
+	 * by the 8 MiB mark plus one reply. */
+	wait_throttled(c.cl);
+	pending = test_stat(c.cl, "output_bytes");
+	ck_assert_int_le(pending, (8 << 20) + SZ + 64);
 	frame_dec_init(&d, 1 << 20);
 	while (got < N) {
 		pfd.fd = fd;
-		pfd.events = POLLIN | (off < total ? POLLOUT : 0);
+		pfd.events = POLLIN | (off < m.len ? POLLOUT : 0);
 		ck_assert_int_gt(poll(&pfd, 1, 30000), 0);
-		if ((pfd.revents & POLLOUT) && off < total) {
-			r = (int)send(fd, all + off, total - off,
-		    MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (r > 0)
-				off += (size_t)r;
+		if ((pfd.revents & POLLOUT) && off < m.len) {
+			n = (int)send(fd, m.data + off, m.len - off,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n > 0)
+				off += (size_t)n;
 		}
 		if (pfd.revents & POLLIN) {
 			ck_assert_int_gt(frame_dec_read(&d, fd), 0);
-			while ((r = frame_dec_next(&d, &f)) == 1) {
+			while ((n = frame_dec_next(&d, &f)) == 1) {
 				ck_assert_int_eq(f.hdr.type, COMMIS_MSG_RESULT);
 				got++;
 			}
-			ck_assert_int_eq(r, 0);
+			ck_assert_int_eq(n, 0);
 		}
 	}
+	ck_assert_int_eq(test_stat(c.cl, "throttled"), 0);
 	frame_dec_free(&d);
 	close(fd);
 	mbuf_free(&m);
