@@ -689,6 +689,71 @@ START_TEST(test_prefetch_rebalance)
 }
 END_TEST
 
+/* A worker dies with jobs prefetched: they go back without an attempt;
+ * the one it had started costs one. */
+START_TEST(test_prefetch_worker_dies)
+{
+	struct commis_result	 r;
+	struct wstat		 ws;
+	struct ctx		 c;
+	uint64_t		 ids[4];
+	int			 i;
+
+	ctx_start(&c, "shutdown_timeout_ms: 100\npools:\n  - name: p\n"
+	    "    workers: 1\n    prefetch: 4\n    max_attempts: 3\n");
+	wait_ready(c.cl, 1);
+	ck_assert_int_eq(commis_submit_async(c.cl, "sleep", "60000", 5, NULL,
+	    &ids[0]), COMMIS_OK);
+	for (i = 1; i < 4; i++)
+		ck_assert_int_eq(commis_submit_async(c.cl, "echo", "p", 1, NULL,
+		    &ids[i]), COMMIS_OK);
+	wait_stat(c.cl, "active", 1);
+	wstats(c.cl, &ws);
+	ck_assert_int_eq(ws.n, 1);
+	ck_assert_int_eq(kill((pid_t)ws.pid[0], SIGKILL), 0);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(commis_wait_result(c.cl, 30000, &r), COMMIS_OK);
+		ck_assert_int_ne(r.request_id, ids[0]);
+		ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+		ck_assert_uint_eq(r.attempts, 1);
+		commis_result_free(&r);
+	}
+	/* The sleep runs again (attempt 2); the short shutdown_timeout_ms
+	 * ends it at ctx_stop. */
+	wait_stat(c.cl, "active", 1);
+	ck_assert_int_eq(test_stat(c.cl, "retried"), 1);
+	ctx_stop(&c);
+}
+END_TEST
+
+/* SIGTERM with a job that outlasts shutdown_timeout_ms: it is cancelled
+ * at the deadline and commisd still exits 0. */
+START_TEST(test_shutdown_timeout)
+{
+	struct commis_result	 r;
+	struct ctx		 c;
+	uint64_t		 id;
+	int			 status;
+
+	ctx_start(&c, "shutdown_timeout_ms: 200\npools:\n  - name: p\n"
+	    "    workers: 1\n    kill_grace_ms: 100\n");
+	wait_ready(c.cl, 1);
+	ck_assert_int_eq(commis_submit_async(c.cl, "fault", "hang", 4, NULL,
+	    &id), COMMIS_OK);
+	wait_stat(c.cl, "active", 1);
+	ck_assert_int_eq(kill(c.d.pid, SIGTERM), 0);
+	ck_assert_int_eq(commis_wait_result(c.cl, 30000, &r), COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_CANCELLED);
+	ck_assert_str_eq(r.cause, "supervisor shutting down");
+	commis_result_free(&r);
+	ck_assert_int_eq(waitpid(c.d.pid, &status, 0), c.d.pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	c.d.pid = 0;
+	commis_close(c.cl);
+	testd_stop(&c.d);
+}
+END_TEST
+
 Suite *
 supervise_suite(void)
 {
@@ -708,6 +773,8 @@ supervise_suite(void)
 	tcase_add_test(tc, test_reload_broken_config);
 	tcase_add_test(tc, test_shutdown_drain_and_fast);
 	tcase_add_test(tc, test_prefetch_rebalance);
+	tcase_add_test(tc, test_prefetch_worker_dies);
+	tcase_add_test(tc, test_shutdown_timeout);
 	suite_add_tcase(s, tc);
 	return s;
 }
