@@ -17,6 +17,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "commis/client.h"
 #include "control.h"
 #include "dispatch.h"
 #include "idmap.h"
@@ -41,15 +42,6 @@ struct job_table {
 	struct event		*sweep;
 };
 
-static const char *const job_status_names[] = {
-	[COMMIS_ST_SUCCEEDED] = "succeeded",
-	[COMMIS_ST_FAILED] = "failed",
-	[COMMIS_ST_TIMEDOUT] = "timedout",
-	[COMMIS_ST_CRASHED] = "crashed",
-	[COMMIS_ST_CANCELLED] = "cancelled",
-	[COMMIS_ST_EXPIRED] = "expired",
-};
-
 static const char *const job_state_names[] = {
 	[JOB_DELAYED] = "delayed",
 	[JOB_QUEUED] = "queued",
@@ -64,9 +56,7 @@ static void	job_timer_cb(evutil_socket_t, short, void *);
 const char *
 job_status_name(int st)
 {
-	if (st < 0 || st > COMMIS_ST_LAST)
-		return "unknown";
-	return job_status_names[st];
+	return commis_status_name(st);	/* the client library's names */
 }
 
 const char *
