@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -754,6 +755,35 @@ START_TEST(test_shutdown_timeout)
 }
 END_TEST
 
+/* spawn_rate bounds forks per second, whatever the demand. */
+START_TEST(test_spawn_rate)
+{
+	struct timespec	pause = { 0, 5 * 1000 * 1000 };
+	struct ctx	c;
+	uint64_t	t0, id;
+	long long	n, bound;
+	int		i;
+
+	t0 = test_now_ms();
+	ctx_start(&c, "shutdown_timeout_ms: 100\npools:\n  - name: p\n"
+	    "    mode: ondemand\n    max_workers: 6\n    spawn_rate: 2\n");
+	for (i = 0; i < 6; i++)
+		ck_assert_int_eq(commis_submit_nowait(c.cl, "sleep", "60000", 5,
+		    NULL, &id), COMMIS_OK);
+	/* A full bucket of 2, then 2 a second: never more than that. */
+	do {
+		n = test_stat(c.cl, "workers");
+		bound = 2 + 2 * (long long)(test_now_ms() - t0) / 1000 + 1;
+		ck_assert_msg(n <= bound, "%lld workers after %llu ms", n,
+		    (unsigned long long)(test_now_ms() - t0));
+		nanosleep(&pause, NULL);
+	} while (n < 6 && test_now_ms() - t0 < 20000);
+	ck_assert_int_eq(n, 6);
+	ck_assert_uint_ge(test_now_ms() - t0, 1500);
+	ctx_stop(&c);
+}
+END_TEST
+
 Suite *
 supervise_suite(void)
 {
@@ -775,6 +805,7 @@ supervise_suite(void)
 	tcase_add_test(tc, test_prefetch_rebalance);
 	tcase_add_test(tc, test_prefetch_worker_dies);
 	tcase_add_test(tc, test_shutdown_timeout);
+	tcase_add_test(tc, test_spawn_rate);
 	suite_add_tcase(s, tc);
 	return s;
 }
