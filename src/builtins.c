@@ -1,5 +1,5 @@
 /*
- * The built-in handlers: echo, sha256, spin, sleep and fault. They use
+ * The built-in handlers: echo, sha256, xor, spin, sleep and fault. They use
  * only the public handler ABI (include/commis/handler.h), exactly as a
  * loaded module would, and know nothing of workers, pools or frames.
  * fault exists to hurt the process that runs it, so that a deployment can
@@ -23,6 +23,8 @@
 #define BUILTIN_MS_MAX		3600000u	/* one hour */
 #define BUILTIN_ARG_MAX		64		/* longest argument we parse */
 #define BUILTIN_SHOW_MAX	32		/* input quoted in an error */
+#define BUILTIN_XOR_KEY		0x5a
+#define BUILTIN_XOR_CHUNK	65536		/* xor's stack buffer */
 #define BUILTIN_OOM_CHUNK	(1u << 20)
 #define BUILTIN_OOM_HEADROOM	(256u << 20)
 /* Stop at twice the headroom even if the limit did not take. */
@@ -40,6 +42,7 @@ static int	builtin_parse_ms(struct commis_call *, const char *,
 static uint64_t	builtin_now_ns(void);
 static int	builtin_echo(struct commis_call *);
 static int	builtin_sha256(struct commis_call *);
+static int	builtin_xor(struct commis_call *);
 static int	builtin_spin(struct commis_call *);
 static int	builtin_sleep(struct commis_call *);
 static int	builtin_fault(struct commis_call *);
@@ -119,11 +122,11 @@ builtin_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* pass_input: a segment goes back as it came, without a copy. */
 static int
 builtin_echo(struct commis_call *call)
 {
-	if (call->input_len != 0 &&
-	    call->write(call, call->input, call->input_len) == -1) {
+	if (call->pass_input(call) == -1) {
 		call->error(call, "echo: result too large");
 		return -1;
 	}
@@ -152,6 +155,37 @@ builtin_sha256(struct commis_call *call)
 	if (call->write(call, out, 2 * (size_t)mdlen) == -1) {
 		call->error(call, "sha256: result too large");
 		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Every byte XORed with 0x5a, so that applying it twice gives the input
+ * back. In place when the job is (input_rw), else as output, through a
+ * stack buffer: the input may be a mapped segment far larger than any
+ * allocation we would want to make.
+ */
+static int
+builtin_xor(struct commis_call *call)
+{
+	uint8_t	buf[BUILTIN_XOR_CHUNK];
+	size_t	off, n, i;
+
+	if (call->input_rw != NULL) {
+		for (i = 0; i < call->input_len; i++)
+			call->input_rw[i] ^= BUILTIN_XOR_KEY;
+		return 0;
+	}
+	for (off = 0; off < call->input_len; off += n) {
+		n = call->input_len - off;
+		if (n > sizeof buf)
+			n = sizeof buf;
+		for (i = 0; i < n; i++)
+			buf[i] = call->input[off + i] ^ BUILTIN_XOR_KEY;
+		if (call->write(call, buf, n) == -1) {
+			call->error(call, "xor: result too large");
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -355,6 +389,8 @@ builtin_fault(struct commis_call *call)
 static const struct commis_handler builtin_handlers[] = {
 	{ "echo", COMMIS_HANDLER_THREAD_SAFE, NULL, builtin_echo, NULL },
 	{ "sha256", COMMIS_HANDLER_THREAD_SAFE, NULL, builtin_sha256, NULL },
+	{ "xor", COMMIS_HANDLER_THREAD_SAFE | COMMIS_HANDLER_INPLACE, NULL,
+	    builtin_xor, NULL },
 	{ "spin", COMMIS_HANDLER_THREAD_SAFE, NULL, builtin_spin, NULL },
 	{ "sleep", COMMIS_HANDLER_THREAD_SAFE, NULL, builtin_sleep, NULL },
 	{ "fault", COMMIS_HANDLER_THREAD_SAFE, NULL, builtin_fault, NULL },

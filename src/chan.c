@@ -15,6 +15,9 @@
  * memory once it has unwound.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -39,6 +42,16 @@ struct chan {
 	int			 dead;
 	int			 werr;
 	int			 throttled;	/* reading paused */
+	/* fds to send, each with the stream offset of its frame's first
+	 * byte; the channel owns these (dups of the caller's). */
+	struct chan_ofd {
+		uint64_t	 at;
+		int		 fd;
+	}			*ofds;
+	size_t			 nofds;
+	size_t			 cofds;
+	uint64_t		 out_total;	/* bytes ever queued */
+	uint64_t		 out_sent;	/* bytes ever written */
 };
 
 static void	chan_read_cb(evutil_socket_t, short, void *);
@@ -73,6 +86,11 @@ chan_new(struct event_base *base, int fd, uint32_t max_len,
 static void
 chan_destroy(struct chan *c)
 {
+	size_t	i;
+
+	for (i = 0; i < c->nofds; i++)
+		close(c->ofds[i].fd);
+	free(c->ofds);
 	if (c->rev != NULL)
 		event_free(c->rev);
 	if (c->wev != NULL)
@@ -125,21 +143,82 @@ chan_skip(struct chan *c, const struct frame_hdr *h)
 	frame_dec_skip(&c->dec, h);
 }
 
+/*
+ * Sends the frame that starts at the head of the output together with its
+ * fd: sendmsg with SCM_RIGHTS and the first bytes of the frame, so the fd
+ * arrives with the frame's first byte (docs/protocol.md).
+ */
+static int
+chan_write_fd(struct chan *c)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	}		 cbuf;
+	struct evbuffer_iovec v[4];
+	struct iovec	 iov[4];
+	struct msghdr	 msg;
+	ssize_t		 n;
+	size_t		 max;
+	int		 i, nv;
+
+	/* Up to the next frame with an fd, which needs a sendmsg of its own. */
+	max = c->nofds > 1 ? (size_t)(c->ofds[1].at - c->out_sent) : SIZE_MAX;
+	nv = evbuffer_peek(c->out, -1, NULL, v, 4);
+	if (nv > 4)
+		nv = 4;
+	for (i = 0; i < nv && max > 0; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len < max ? v[i].iov_len : max;
+		max -= iov[i].iov_len;
+	}
+	nv = i;
+	memset(&msg, 0, sizeof msg);
+	memset(&cbuf, 0, sizeof cbuf);
+	msg.msg_iov = iov;
+	msg.msg_iovlen = nv;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = sizeof cbuf.buf;
+	cbuf.hdr.cmsg_len = CMSG_LEN(sizeof(int));
+	cbuf.hdr.cmsg_level = SOL_SOCKET;
+	cbuf.hdr.cmsg_type = SCM_RIGHTS;
+	memcpy(CMSG_DATA(&cbuf.hdr), &c->ofds[0].fd, sizeof(int));
+	if ((n = sendmsg(c->fd, &msg, MSG_NOSIGNAL)) <= 0)
+		return -1;
+	/* The fd went with the first byte: ours can go. */
+	close(c->ofds[0].fd);
+	memmove(&c->ofds[0], &c->ofds[1], --c->nofds * sizeof c->ofds[0]);
+	evbuffer_drain(c->out, (size_t)n);
+	return (int)n;
+}
+
 /* Writes what the socket takes; the write event covers the rest. */
 static void
 chan_flush(struct chan *c)
 {
+	ssize_t	max;
 	int	n;
 
 	while (evbuffer_get_length(c->out) > 0) {
-		n = evbuffer_write(c->out, c->fd);
-		if (n > 0)
+		if (c->nofds > 0 && c->ofds[0].at == c->out_sent)
+			n = chan_write_fd(c);
+		else {
+			max = c->nofds > 0 ?
+			    (ssize_t)(c->ofds[0].at - c->out_sent) : -1;
+			n = evbuffer_write_atmost(c->out, c->fd, max);
+		}
+		if (n > 0) {
+			c->out_sent += (uint64_t)n;
 			continue;
+		}
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			break;
 		/* The read side reports the failure when the peer is gone. */
 		c->werr = 1;
 		evbuffer_drain(c->out, evbuffer_get_length(c->out));
+		while (c->nofds > 0)
+			close(c->ofds[--c->nofds].fd);
+		c->out_sent = c->out_total;
 		break;
 	}
 	if (evbuffer_get_length(c->out) > 0)
@@ -161,22 +240,43 @@ chan_write_cb(evutil_socket_t fd, short ev, void *arg)
 }
 
 int
-chan_send(struct chan *c, uint8_t type, uint64_t id, const void *p1,
-    size_t n1, const void *p2, size_t n2)
+chan_send_fd(struct chan *c, uint8_t type, uint64_t id, const void *p1,
+    size_t n1, const void *p2, size_t n2, int fd)
 {
-	uint8_t	hdr[COMMIS_FRAME_HDR_LEN];
-	int	idle;
+	uint8_t			 hdr[COMMIS_FRAME_HDR_LEN];
+	struct chan_ofd		*o;
+	size_t			 cap;
+	int			 idle, dup = -1;
 
-	if (c->dead || c->werr)
+	if (c->dead || c->werr || n1 + n2 > UINT32_MAX)
 		return -1;
-	if (n1 + n2 > UINT32_MAX)
-		return -1;
+	if (fd != -1) {
+		if (c->nofds == c->cofds) {
+			cap = c->cofds ? c->cofds * 2 : 4;
+			if ((o = reallocarray(c->ofds, cap, sizeof *o)) == NULL)
+				return -1;
+			c->ofds = o;
+			c->cofds = cap;
+		}
+		/* Ours until it is sent: the caller may close its own. */
+		if ((dup = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1)
+			return -1;
+	}
 	idle = evbuffer_get_length(c->out) == 0;
-	frame_hdr_encode(hdr, type, 0, (uint32_t)(n1 + n2), id);
+	frame_hdr_encode(hdr, type, fd != -1 ? COMMIS_FLAG_FD : 0,
+	    (uint32_t)(n1 + n2), id);
 	if (evbuffer_add(c->out, hdr, sizeof hdr) == -1 ||
 	    (n1 > 0 && evbuffer_add(c->out, p1, n1) == -1) ||
-	    (n2 > 0 && evbuffer_add(c->out, p2, n2) == -1))
+	    (n2 > 0 && evbuffer_add(c->out, p2, n2) == -1)) {
+		if (dup != -1)
+			close(dup);
 		return -1;
+	}
+	if (dup != -1) {
+		c->ofds[c->nofds].at = c->out_total;
+		c->ofds[c->nofds++].fd = dup;
+	}
+	c->out_total += sizeof hdr + n1 + n2;
 	if (idle)
 		chan_flush(c);
 	if (!c->throttled && evbuffer_get_length(c->out) > CHAN_OUT_HIGH) {
@@ -184,6 +284,13 @@ chan_send(struct chan *c, uint8_t type, uint64_t id, const void *p1,
 		event_del(c->rev);
 	}
 	return 0;
+}
+
+int
+chan_send(struct chan *c, uint8_t type, uint64_t id, const void *p1,
+    size_t n1, const void *p2, size_t n2)
+{
+	return chan_send_fd(c, type, id, p1, n1, p2, n2, -1);
 }
 
 /* One read and the frames it completes: 1 if bytes came and it lives. */

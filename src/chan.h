@@ -35,6 +35,10 @@ void		 chan_free(struct chan *);
 /* Queues one frame; writes at once when nothing is pending. 0 or -1. */
 int		 chan_send(struct chan *, uint8_t type, uint64_t id,
 		    const void *p1, size_t n1, const void *p2, size_t n2);
+/* The same with an fd (a segment): the channel sends a dup of it with
+ * the frame's first byte; the caller keeps its own fd. */
+int		 chan_send_fd(struct chan *, uint8_t type, uint64_t id,
+		    const void *p1, size_t n1, const void *p2, size_t n2, int fd);
 void		 chan_skip(struct chan *, const struct frame_hdr *);
 /* Reads and handles everything the peer sent, until EAGAIN or EOF (the
  * callbacks run as usual; the channel may be freed by them). */

@@ -5,6 +5,11 @@
  * libcommis results into output and exit codes (exitcode.h). It talks to
  * commisd only through the public client API (commis/client.h) and reads
  * the config file only to learn the socket path.
+ *
+ * Bulk input goes as a segment (seg.h): a regular file is copied into a
+ * memfd by the kernel (copy_file_range, else sendfile), never through a
+ * user-space buffer unless both fail; a pipe is read inline up to the
+ * threshold and spills into a memfd past it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,17 +18,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "commis/client.h"
 #include "cli.h"
 #include "config.h"
 #include "exitcode.h"
+#include "seg.h"
 #include "version.h"
 
 #define CLI_SOCKET_DEFAULT	"/run/commis/commis.sock"
 #define CLI_CONFIG_DEFAULT	COMMIS_SYSCONFDIR "/commis/commis.yaml"
 #define CLI_PING_MAX		1000000
+/* Inputs larger than this go as a segment (--segment-above); the same
+ * default as commisd's segment_threshold for results. */
+#define CLI_SEG_ABOVE_DEFAULT	(64u << 10)
+/* Largest segment the CLI builds (commisd's max_segment is lower). */
+#define CLI_SEG_MAX		(64ull << 30)
+/* Bytes moved per splice/read when stdin spills into a segment. */
+#define CLI_SPILL_CHUNK		(1u << 20)
 
 struct cli_ctx {
 	const char	*sock_opt;	/* -s SOCKET */
@@ -78,12 +94,14 @@ static const struct cli_cmd cli_cmds[] = {
 	{ .name = "submit",
 	  .args = "HANDLER [--data STR | --file PATH] [--pool NAME] "
 	  "[--timeout MS] [--priority N] [--delay MS] [--deadline MS] "
-	  "[--no-wait]",
+	  "[--segment-above BYTES] [--no-wait]",
 	  .help = "Run a job and write its result bytes to stdout. The input "
 	  "is STR,\nthe file (- for stdin), or stdin when neither is given. "
 	  "--delay: start\nno sooner than MS from now; --deadline: expire "
 	  "unless started within MS.\n--no-wait: print the job id instead "
-	  "of waiting (see status, wait).",
+	  "of waiting (see status, wait).\nA file or stdin larger than "
+	  "--segment-above (default 64K; K, M, G suffixes)\ngoes to the "
+	  "worker as a sealed memfd segment instead of inline.",
 	  .exec = cli_submit },
 	{ .name = "status", .args = "ID",
 	  .help = "Print where job ID is: queued, delayed, running or done, "
@@ -322,74 +340,277 @@ cli_job_args(const struct cli_cmd *cmd, int argc, char **argv,
 	return cli_job_id(cmd, arg, id);
 }
 
-/* Reads all of fd; the limit is what libcommis would accept. */
-static int
-cli_read_all(int fd, const char *name, uint8_t **buf, size_t *len)
+/* A job's input: inline bytes, or a sealed segment when fd != -1. */
+struct cli_input {
+	uint8_t	*buf;
+	size_t	 len;
+	int	 fd;
+	size_t	 size;
+};
+
+static void
+cli_input_free(struct cli_input *in)
 {
-	uint8_t	*p;
+	free(in->buf);
+	in->buf = NULL;
+	if (in->fd != -1)
+		close(in->fd);
+	in->fd = -1;
+}
+
+static int
+cli_input_error(const char *name, const char *what, int saved)
+{
+	fprintf(stderr, "commis: %s: %s%s%s\n", name, what,
+	    saved != 0 ? ": " : "", saved != 0 ? strerror(saved) : "");
+	return saved == ENOMEM ? EXIT_CLI_PROTO : EXIT_CLI_USAGE;
+}
+
+static int
+cli_write_fd(int fd, const uint8_t *p, size_t n)
+{
+	ssize_t	w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Seals a filled segment and makes it the input. */
+static int
+cli_input_seal(struct cli_input *in, const char *name, int fd)
+{
+	struct stat	st;
+	int		saved;
+
+	if (seg_seal(fd, SEG_INPUT) == -1 || fstat(fd, &st) == -1) {
+		saved = errno;
+		close(fd);
+		return cli_input_error(name, "cannot seal the segment", saved);
+	}
+	if ((uint64_t)st.st_size > CLI_SEG_MAX) {
+		close(fd);
+		return cli_input_error(name, "input larger than 64 GiB", 0);
+	}
+	in->fd = fd;
+	in->size = (size_t)st.st_size;
+	return EXIT_CLI_OK;
+}
+
+/*
+ * Past the threshold, what was read so far and the rest of fd go into a
+ * segment: splice when fd is a pipe (no copy through user space), else
+ * read and write.
+ */
+static int
+cli_spill(int fd, const char *name, struct cli_input *in)
+{
+	uint8_t		*chunk = NULL;
+	void		*map;
+	uint64_t	 total = in->len;
+	ssize_t		 n;
+	int		 sfd, saved, use_splice = 1;
+
+	if ((sfd = seg_create("commis-stdin", 0, &map)) == -1)
+		return cli_input_error(name, "cannot create a segment", errno);
+	if (cli_write_fd(sfd, in->buf, in->len) == -1)
+		goto fail;
+	free(in->buf);
+	in->buf = NULL;
+	in->len = 0;
+	for (;;) {
+		if (use_splice) {
+			n = splice(fd, NULL, sfd, NULL, CLI_SPILL_CHUNK, 0);
+			if (n == -1 && errno == EINVAL) {
+				use_splice = 0;
+				continue;
+			}
+		} else {
+			if (chunk == NULL &&
+			    (chunk = malloc(CLI_SPILL_CHUNK)) == NULL)
+				goto fail;
+			if ((n = read(fd, chunk, CLI_SPILL_CHUNK)) > 0 &&
+			    cli_write_fd(sfd, chunk, (size_t)n) == -1)
+				goto fail;
+		}
+		if (n == 0)
+			break;
+		if (n == -1 && errno != EINTR)
+			goto fail;
+		if (n > 0 && (total += (uint64_t)n) > CLI_SEG_MAX) {
+			errno = EFBIG;
+			goto fail;
+		}
+	}
+	free(chunk);
+	return cli_input_seal(in, name, sfd);
+fail:
+	saved = errno;
+	free(chunk);
+	close(sfd);
+	return cli_input_error(name, "cannot read into a segment", saved);
+}
+
+/*
+ * Reads fd to its end: inline up to above bytes (at most what libcommis
+ * accepts inline), past that into a segment, unless above is SIZE_MAX
+ * (inline only).
+ */
+static int
+cli_read_input(int fd, const char *name, size_t above, struct cli_input *in)
+{
+	size_t	 limit = above < COMMIS_PAYLOAD_HARD_MAX ? above :
+	    COMMIS_PAYLOAD_HARD_MAX;
 	size_t	 cap = 0;
+	uint8_t	*p;
 	ssize_t	 n;
 
-	*buf = NULL;
-	*len = 0;
 	for (;;) {
-		if (*len > COMMIS_PAYLOAD_HARD_MAX) {
-			fprintf(stderr, "commis: %s: input larger than %u "
-			    "bytes\n", name, COMMIS_PAYLOAD_HARD_MAX);
-			return EXIT_CLI_USAGE;
+		if (in->len > limit) {
+			if (above == SIZE_MAX) {
+				fprintf(stderr, "commis: %s: input larger "
+				    "than %u bytes\n", name,
+				    COMMIS_PAYLOAD_HARD_MAX);
+				return EXIT_CLI_USAGE;
+			}
+			return cli_spill(fd, name, in);
 		}
-		if (*len == cap) {
-			/* One byte past the limit is enough to refuse. */
+		if (in->len == cap) {
+			/* One byte past the limit is enough to decide. */
 			cap = cap ? cap * 2 : 65536;
-			if (cap > COMMIS_PAYLOAD_HARD_MAX + 1)
-				cap = COMMIS_PAYLOAD_HARD_MAX + 1;
-			if ((p = realloc(*buf, cap)) == NULL) {
+			if (cap > limit + 1)
+				cap = limit + 1;
+			if ((p = realloc(in->buf, cap)) == NULL) {
 				fprintf(stderr, "commis: out of memory\n");
 				return EXIT_CLI_PROTO;
 			}
-			*buf = p;
+			in->buf = p;
 		}
-		if ((n = read(fd, *buf + *len, cap - *len)) == 0)
+		if ((n = read(fd, in->buf + in->len, cap - in->len)) == 0)
 			return EXIT_CLI_OK;
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			fprintf(stderr, "commis: %s: %s\n", name,
-			    strerror(errno));
-			return EXIT_CLI_USAGE;
+			return cli_input_error(name, "read", errno);
 		}
-		*len += (size_t)n;
+		in->len += (size_t)n;
 	}
 }
 
-/* The job's input: --data, --file (- is stdin), else stdin unless a tty. */
+/*
+ * Copies size bytes from fd's offset into the segment at sfd (mapped at
+ * map): in the kernel with copy_file_range, else sendfile (either may
+ * refuse a pair of filesystems), else through a read-only map of the
+ * file. The file must not shrink meanwhile: EIO if it visibly did.
+ */
 static int
-cli_input(const char *data, const char *file, uint8_t **buf, size_t *len)
+cli_copy_file(int fd, int sfd, uint8_t *map, size_t size)
 {
-	int	fd, rc;
+	size_t	 done = 0;
+	off_t	 start;
+	ssize_t	 n = 0;
+	uint8_t	*src;
+	int	 how;
 
+	if ((start = lseek(fd, 0, SEEK_CUR)) == -1)
+		return -1;
+	for (how = 0; how < 2 && done < size; how++) {
+		do {
+			n = how == 0 ?
+			    copy_file_range(fd, NULL, sfd, NULL, size - done, 0) :
+			    sendfile(sfd, fd, NULL, size - done);
+			if (n > 0)
+				done += (size_t)n;
+		} while (done < size && (n > 0 || (n == -1 && errno == EINTR)));
+		if (n == -1 && errno != EXDEV && errno != EINVAL &&
+		    errno != ENOSYS && errno != EOPNOTSUPP)
+			return -1;
+	}
+	if (done == size)
+		return 0;
+	if (n == 0) {
+		errno = EIO;	/* both saw the end of the file early */
+		return -1;
+	}
+	src = mmap(NULL, (size_t)start + size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (src == MAP_FAILED)
+		return -1;
+	memcpy(map + done, src + start + done, size - done);
+	munmap(src, (size_t)start + size);
+	return 0;
+}
+
+/* A regular file larger than the threshold, as a segment. */
+static int
+cli_file_segment(int fd, const char *name, size_t size,
+    struct cli_input *in)
+{
+	void	*map = NULL;
+	int	 sfd, saved;
+
+	if ((uint64_t)size > CLI_SEG_MAX)
+		return cli_input_error(name, "input larger than 64 GiB", 0);
+	if ((sfd = seg_create("commis-file", size, &map)) == -1)
+		return cli_input_error(name, "cannot create a segment", errno);
+	if (cli_copy_file(fd, sfd, map, size) == -1) {
+		saved = errno;
+		seg_unmap(map, size);
+		close(sfd);
+		return cli_input_error(name, "cannot copy into a segment",
+		    saved);
+	}
+	/* No writable mapping may remain when F_SEAL_WRITE goes on. */
+	seg_unmap(map, size);
+	return cli_input_seal(in, name, sfd);
+}
+
+/*
+ * The job's input: --data, --file (- is stdin), else stdin unless a tty.
+ * A file or stdin of more than above bytes becomes a segment.
+ */
+static int
+cli_input(const char *data, const char *file, size_t above,
+    struct cli_input *in)
+{
+	struct stat	 st;
+	const char	*name = "stdin";
+	off_t		 off;
+	int		 fd = STDIN_FILENO, rc;
+
+	memset(in, 0, sizeof *in);
+	in->fd = -1;
 	if (data != NULL) {
-		*len = strlen(data);
-		if ((*buf = malloc(*len + 1)) == NULL) {
+		in->len = strlen(data);
+		if ((in->buf = malloc(in->len + 1)) == NULL) {
 			fprintf(stderr, "commis: out of memory\n");
 			return EXIT_CLI_PROTO;
 		}
-		memcpy(*buf, data, *len + 1);
+		memcpy(in->buf, data, in->len + 1);
 		return EXIT_CLI_OK;
 	}
-	if (file == NULL && isatty(STDIN_FILENO)) {
-		*buf = NULL;
-		*len = 0;
+	if (file == NULL && isatty(STDIN_FILENO))
 		return EXIT_CLI_OK;
+	if (file != NULL && strcmp(file, "-") != 0) {
+		name = file;
+		if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
+			return cli_input_error(name, "open", errno);
 	}
-	if (file == NULL || strcmp(file, "-") == 0)
-		return cli_read_all(STDIN_FILENO, "stdin", buf, len);
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1) {
-		fprintf(stderr, "commis: %s: %s\n", file, strerror(errno));
-		return EXIT_CLI_USAGE;
-	}
-	rc = cli_read_all(fd, file, buf, len);
-	close(fd);
+	if (above != SIZE_MAX && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (off = lseek(fd, 0, SEEK_CUR)) != -1 && st.st_size > off &&
+	    (uint64_t)(st.st_size - off) > above)
+		rc = cli_file_segment(fd, name, (size_t)(st.st_size - off),
+		    in);
+	else
+		rc = cli_read_input(fd, name, above, in);
+	if (fd != STDIN_FILENO)
+		close(fd);
 	return rc;
 }
 
@@ -522,6 +743,63 @@ cli_outcome(commis_client *c, int rc, const struct commis_result *r)
 	return cli_failure(c, rc);
 }
 
+/* A size: decimal bytes, or with a K, M or G suffix (powers of 1024). */
+static int
+cli_size(const struct cli_cmd *cmd, const char *what, const char *s,
+    size_t max, size_t *out)
+{
+	char			*end;
+	unsigned long long	 v;
+	unsigned		 shift = 0;
+
+	errno = 0;
+	if (s[0] < '0' || s[0] > '9')
+		goto bad;
+	v = strtoull(s, &end, 10);
+	if (end[0] != '\0' && end[1] == '\0') {
+		switch (end[0]) {
+		case 'k': case 'K': shift = 10; break;
+		case 'm': case 'M': shift = 20; break;
+		case 'g': case 'G': shift = 30; break;
+		default: goto bad;
+		}
+		end++;
+	}
+	if (errno != 0 || *end != '\0' || v > (unsigned long long)max >> shift)
+		goto bad;
+	*out = (size_t)(v << shift);
+	return 0;
+bad:
+	cli_usage_error(cmd, "%s: expected a size from 0 to %zu bytes (K, M "
+	    "or G allowed): %s", what, max, s);
+	return -1;
+}
+
+/*
+ * Runs a job on a segment input. A commisd that takes no segments
+ * answers COMMIS_E_UNSUPPORTED: then the same bytes go inline, if they
+ * may.
+ */
+static int
+cli_submit_segment(commis_client *c, const char *handler,
+    const struct cli_input *in, const struct commis_submit_opts *so,
+    struct commis_result *res)
+{
+	void	*p;
+	int	 rc;
+
+	rc = commis_submit_fd(c, handler, in->fd, so, res);
+	if (rc != COMMIS_ERR_REJECTED || res->error != COMMIS_E_UNSUPPORTED ||
+	    in->size > COMMIS_PAYLOAD_HARD_MAX)
+		return rc;
+	if ((p = seg_map(in->fd, in->size, 0)) == NULL)
+		return rc;
+	commis_result_free(res);
+	rc = commis_submit_wait(c, handler, p, in->size, so, res);
+	seg_unmap(p, in->size);
+	return rc;
+}
+
 static int
 cli_submit(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
     char **argv)
@@ -529,6 +807,7 @@ cli_submit(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
 	const char			*data = NULL, *file = NULL, *pool = NULL;
 	const char			*timeout = NULL, *prio = NULL;
 	const char			*delay = NULL, *deadline = NULL;
+	const char			*above_opt = NULL;
 	int				 nowait = 0, rc;
 	const struct cli_opt		 opts[] = {
 		{ "--data", &data, NULL },
@@ -538,15 +817,16 @@ cli_submit(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
 		{ "--priority", &prio, NULL },
 		{ "--delay", &delay, NULL },
 		{ "--deadline", &deadline, NULL },
+		{ "--segment-above", &above_opt, NULL },
 		{ "--no-wait", NULL, &nowait },
 		{ NULL, NULL, NULL },
 	};
 	struct commis_submit_opts	 so;
 	struct commis_result		 res;
+	struct cli_input		 in;
 	commis_client			*c;
 	char				*handler;
-	uint8_t				*in = NULL;
-	size_t				 len = 0;
+	size_t				 above = CLI_SEG_ABOVE_DEFAULT;
 	uint64_t			 job;
 	long long			 v;
 
@@ -568,26 +848,37 @@ cli_submit(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
 			return EXIT_CLI_USAGE;
 		so.priority = (int32_t)v;
 	}
-	if ((rc = cli_input(data, file, &in, &len)) != EXIT_CLI_OK)
+	if (above_opt != NULL && cli_size(cmd, "--segment-above", above_opt,
+	    COMMIS_PAYLOAD_HARD_MAX, &above) == -1)
+		return EXIT_CLI_USAGE;
+	/* libcommis has no no-wait submit of a segment: inline only. */
+	if (nowait)
+		above = SIZE_MAX;
+	if ((rc = cli_input(data, file, above, &in)) != EXIT_CLI_OK)
 		goto out;
 	if ((rc = cli_connect(ctx, &c)) != EXIT_CLI_OK)
 		goto out;
 
 	if (nowait) {
-		rc = commis_submit_nowait(c, handler, in, len, &so, &job);
+		rc = commis_submit_nowait(c, handler, in.buf, in.len, &so,
+		    &job);
 		if (rc == COMMIS_OK) {
 			printf("%llu\n", (unsigned long long)job);
 			rc = cli_write(NULL, 0);
 		} else
 			rc = cli_failure(c, rc);
 	} else {
-		rc = commis_submit_wait(c, handler, in, len, &so, &res);
+		if (in.fd != -1)
+			rc = cli_submit_segment(c, handler, &in, &so, &res);
+		else
+			rc = commis_submit_wait(c, handler, in.buf, in.len,
+			    &so, &res);
 		rc = cli_outcome(c, rc, &res);
 		commis_result_free(&res);
 	}
 	commis_close(c);
 out:
-	free(in);
+	cli_input_free(&in);
 	return rc;
 }
 

@@ -67,6 +67,9 @@ struct config {
 	uint32_t		 result_max_bytes; /* all kept results */
 	uint32_t		 dead_max;	/* dead-letter list length */
 	uint32_t		 shutdown_timeout_ms; /* SIGTERM: drain time */
+	uint32_t		 segment_threshold; /* results above: segment */
+	uint64_t		 max_segment;	/* bytes of one segment */
+	uint32_t		 max_conn_segments; /* in flight per client */
 	struct pool_config	*pools;
 	size_t			 npools;
 };

@@ -58,6 +58,22 @@ const struct config_key config_top_keys[] = {
 	  TOP(shutdown_timeout_ms), .min = 0, .max = 3600000, .def = "30000",
 	  .help = "On SIGTERM, milliseconds that queued and running jobs may "
 	  "take to finish before the workers are killed." },
+	{ .name = "segment_threshold", .type = CT_SIZE,
+	  TOP(segment_threshold), .min = 0, .max = COMMIS_PAYLOAD_HARD_MAX,
+	  .def = "64K",
+	  .help = "A handler's result larger than this many bytes goes back "
+	  "as a sealed memfd segment instead of inline (see the README's "
+	  "\"Bulk data\" and docs/benchmarks.md for the measured crossover). "
+	  "Above `max_payload` it acts as `max_payload`." },
+	{ .name = "max_segment", .type = CT_SIZE, TOP(max_segment),
+	  .min = 1, .max = 64LL << 30, .def = "1G",
+	  .help = "Largest segment in bytes that a client may submit or a "
+	  "handler may return." },
+	{ .name = "max_conn_segments", .type = CT_U32,
+	  TOP(max_conn_segments), .min = 1, .max = 4096, .def = "64",
+	  .help = "Segments one client connection may have in flight (jobs "
+	  "submitted with a segment and not yet ended); beyond it a "
+	  "submission is refused." },
 	{ .name = "pools", .type = CT_POOLS,
 	  .def_doc = "one pool `default`",
 	  .help = "The worker pools, a list of mappings with the pool keys "

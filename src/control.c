@@ -30,6 +30,7 @@
 #include "log.h"
 #include "msg.h"
 #include "pool.h"
+#include "seg.h"
 #include "stats.h"
 #include "sup.h"
 
@@ -38,6 +39,7 @@ struct conn {
 	struct control		*ctl;
 	struct chan		*chan;
 	struct waiter_list	 waiters;	/* job results it waits for */
+	uint32_t		 nsegs;		/* segments of jobs in flight */
 };
 
 struct control {
@@ -250,20 +252,50 @@ struct submit_req {
 	size_t		 len;
 };
 
+/* The segment of a SUBMIT: present when and only when it should be. */
+static uint32_t
+control_submit_seg(struct conn *c, const struct frame *f,
+    const struct submit_req *s, char *msg, size_t msglen)
+{
+	const struct config	*cfg = c->ctl->sup->cfg;
+	enum seg_kind		 kind;
+	uint64_t		 size;
+
+	if (f->fd == -1) {
+		if (!(s->flags & COMMIS_SUBMIT_INPLACE))
+			return 0;
+		snprintf(msg, msglen, "an in-place job needs a segment");
+		return COMMIS_E_SEGMENT;
+	}
+	if (s->len != 0) {
+		snprintf(msg, msglen, "a SUBMIT with a segment carries no "
+		    "inline data");
+		return COMMIS_E_SEGMENT;
+	}
+	if (c->nsegs >= cfg->max_conn_segments) {
+		snprintf(msg, msglen, "too many segments in flight on this "
+		    "connection (max_conn_segments %u)", cfg->max_conn_segments);
+		return COMMIS_E_SEGMENT;
+	}
+	kind = (s->flags & COMMIS_SUBMIT_INPLACE) ? SEG_INPLACE : SEG_INPUT;
+	if (seg_check(f->fd, kind, cfg->max_segment, &size, msg, msglen) == -1)
+		return COMMIS_E_SEGMENT;
+	return 0;
+}
+
 /* Why a SUBMIT cannot be accepted, or 0 with *pp set. */
 static uint32_t
 control_submit_check(struct conn *c, const struct frame *f,
     const struct submit_req *s, struct pool **pp, char *msg, size_t msglen)
 {
-	struct supervisor	*sup = c->ctl->sup;
-	const char		*why;
+	struct supervisor		*sup = c->ctl->sup;
+	const struct handler_ent	*he;
+	const char			*why;
+	uint32_t			 code;
 
 	*pp = sup_pool(sup, s->pool[0] ? s->pool : NULL);
-	if (f->fd != -1) {
-		snprintf(msg, msglen, "segment payloads are not supported by "
-		    "this commisd");
-		return COMMIS_E_UNSUPPORTED;
-	}
+	if ((code = control_submit_seg(c, f, s, msg, msglen)) != 0)
+		return code;
 	if (sup->stopping) {
 		snprintf(msg, msglen, "commisd is shutting down");
 		return COMMIS_E_SHUTDOWN;
@@ -272,10 +304,16 @@ control_submit_check(struct conn *c, const struct frame *f,
 		snprintf(msg, msglen, "no pool '%s'", s->pool);
 		return COMMIS_E_NO_POOL;
 	}
-	if (handlers_find((*pp)->handlers, s->handler) == NULL) {
+	if ((he = handlers_find((*pp)->handlers, s->handler)) == NULL) {
 		snprintf(msg, msglen, "no handler '%s' in pool '%s'",
 		    s->handler, (*pp)->cfg.name);
 		return COMMIS_E_NO_HANDLER;
+	}
+	if ((s->flags & COMMIS_SUBMIT_INPLACE) &&
+	    !(he->h->flags & COMMIS_HANDLER_INPLACE)) {
+		snprintf(msg, msglen, "handler '%s' does not work in place",
+		    s->handler);
+		return COMMIS_E_UNSUPPORTED;
 	}
 	if (s->len > sup->cfg->max_payload) {
 		snprintf(msg, msglen, "payload of %zu bytes is above "
@@ -332,6 +370,12 @@ control_submit(struct conn *c, struct frame *f)
 		p->st.rejected++;
 		control_error(c, f->hdr.id, COMMIS_E_QUEUE_FULL, "out of memory");
 		return;
+	}
+	if (f->fd != -1) {
+		/* The job owns the segment from here on. */
+		job_set_segment(sup->jobs, job, f->fd, c->id);
+		f->fd = -1;
+		c->nsegs++;
 	}
 	if (job_start(sup->jobs, job) == -1) {
 		job_discard(sup->jobs, job);
@@ -603,13 +647,15 @@ control_free(struct control *ctl)
 
 void
 control_result_to(struct control *ctl, uint64_t conn_id, uint64_t req_id,
-    const struct job *job, const void *out, size_t len)
+    const struct job *job, const void *out, size_t len, int out_fd)
 {
 	struct conn	*c;
 	struct mbuf	 m;
 
 	if ((c = idmap_get(&ctl->conns, conn_id)) == NULL)
 		return;
+	if (out_fd != -1)
+		len = 0;	/* the output is the segment */
 	mbuf_init(&m);
 	mbuf_u64(&m, job->id);
 	mbuf_u8(&m, (uint8_t)job->status);
@@ -618,9 +664,18 @@ control_result_to(struct control *ctl, uint64_t conn_id, uint64_t req_id,
 	mbuf_str(&m, job->cause);
 	mbuf_u32(&m, (uint32_t)len);
 	if (!m.err)
-		chan_send(c->chan, COMMIS_MSG_RESULT, req_id, m.data, m.len,
-		    out, len);
+		chan_send_fd(c->chan, COMMIS_MSG_RESULT, req_id, m.data, m.len,
+		    out, len, out_fd);
 	mbuf_free(&m);
+}
+
+void
+control_seg_done(struct control *ctl, uint64_t conn_id)
+{
+	struct conn	*c;
+
+	if ((c = idmap_get(&ctl->conns, conn_id)) != NULL && c->nsegs > 0)
+		c->nsegs--;
 }
 
 void

@@ -21,10 +21,13 @@ struct control	*control_new(struct supervisor *, int listen_fd, char **cause);
 void		 control_free(struct control *);
 /* Stops accepting and closes the listening socket (and unlinks it). */
 void		 control_close_listener(struct control *);
-/* A job's RESULT (id = req_id) to a connection, if it is still there. */
+/* A job's RESULT (id = req_id) to a connection, if it is still there;
+ * with out_fd >= 0 the output is that segment (a reference is sent). */
 void		 control_result_to(struct control *, uint64_t conn_id,
 		    uint64_t req_id, const struct job *, const void *out,
-		    size_t outlen);
+		    size_t outlen, int out_fd);
+/* A job that counted a segment on conn_id has ended. */
+void		 control_seg_done(struct control *, uint64_t conn_id);
 void		 control_error_to(struct control *, uint64_t conn_id,
 		    uint64_t req_id, uint32_t code, const char *msg);
 /* Bytes waiting to go out to clients. */

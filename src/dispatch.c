@@ -21,6 +21,7 @@
 #include "log.h"
 #include "msg.h"
 #include "pool.h"
+#include "seg.h"
 #include "sup.h"
 
 static void
@@ -69,15 +70,15 @@ dispatch_one(struct worker *w, struct job *job)
 	evtimer_del(job->timer);	/* the queue deadline is met */
 	TAILQ_INSERT_TAIL(&w->sent, job, wentry);
 	w->nsent++;
-	/* JOB: str handler, bytes input; the input goes without a copy. */
+	/* JOB: str handler, u32 flags, bytes input (inline input goes
+	 * without a copy; a segment goes as an fd, never mapped here). */
 	mbuf_init(&m);
 	mbuf_str(&m, job->handler);
+	mbuf_u32(&m, job->flags & COMMIS_SUBMIT_INPLACE);
 	mbuf_u32(&m, (uint32_t)job->len);
-	if (m.err)
-		pool_worker_kill(w, SIGKILL, "out of memory");
-	else
-		dispatch_send(w, COMMIS_MSG_JOB, job->id, m.data, m.len,
-		    job->data, job->len);
+	if (m.err || w->chan == NULL || chan_send_fd(w->chan, COMMIS_MSG_JOB,
+	    job->id, m.data, m.len, job->data, job->len, job->seg_fd) == -1)
+		pool_worker_kill(w, SIGKILL, "cannot write to its channel");
 	mbuf_free(&m);
 }
 
@@ -226,23 +227,38 @@ dispatch_started(struct worker *w, const struct frame *f)
 }
 
 static void
-dispatch_done(struct worker *w, const struct frame *f)
+dispatch_done(struct worker *w, struct frame *f)
 {
 	struct pool	*p = w->pool;
 	struct job	*job = w->job;
 	struct mreader	 r;
 	const uint8_t	*out;
 	size_t		 outlen;
-	char		 err[COMMIS_TEXT_MAX];
+	uint64_t	 size;
+	char		 err[COMMIS_TEXT_MAX], why[COMMIS_TEXT_MAX / 2];
 	uint8_t		 ok;
+	int		 out_fd = -1;
 
 	mr_init(&r, f->payload, f->hdr.len);
 	ok = mr_u8(&r);
 	mr_str(&r, err, sizeof err);
 	out = mr_bytes(&r, &outlen);
-	if (mr_end(&r) == -1 || job == NULL || f->hdr.id != job->id) {
+	if (mr_end(&r) == -1 || job == NULL || f->hdr.id != job->id ||
+	    (f->fd != -1 && outlen != 0)) {
 		pool_worker_kill(w, SIGKILL, "protocol error: bad DONE");
 		return;
+	}
+	/* A result segment: checked, never mapped; the job table owns it. */
+	if (f->fd != -1 && ok == 0) {
+		if (seg_check(f->fd, SEG_INPUT, p->sup->cfg->max_segment, &size,
+		    why, sizeof why) == -1) {
+			ok = 1;
+			snprintf(err, sizeof err, "bad result segment: %s", why);
+		} else {
+			out_fd = f->fd;
+			f->fd = -1;
+			outlen = (size_t)size;
+		}
 	}
 	w->job = NULL;
 	w->jobs_done++;
@@ -253,8 +269,8 @@ dispatch_done(struct worker *w, const struct frame *f)
 	}
 	job->worker = NULL;
 	if (ok == 0)
-		job_finish(p->sup->jobs, job, COMMIS_ST_SUCCEEDED, "", out,
-		    outlen);
+		job_finish_fd(p->sup->jobs, job, COMMIS_ST_SUCCEEDED, "",
+		    out_fd == -1 ? out : NULL, outlen, out_fd);
 	else if (job->cancel)
 		job_finish(p->sup->jobs, job, COMMIS_ST_CANCELLED, "cancelled",
 		    NULL, 0);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -39,6 +40,7 @@ struct job_table {
 	size_t			 kept_bytes;
 	struct job_list		 dead;
 	size_t			 ndead;
+	size_t			 nsegs;		/* fds held */
 	struct event		*sweep;
 };
 
@@ -85,6 +87,35 @@ job_table_new(struct supervisor *sup)
 	return t;
 }
 
+/* The input segment is closed once the job has ended (or is freed). */
+static void
+job_close_seg(struct job_table *t, struct job *job)
+{
+	if (job->seg_fd == -1)
+		return;
+	close(job->seg_fd);
+	job->seg_fd = -1;
+	t->nsegs--;
+	if (job->seg_conn != 0)
+		control_seg_done(t->sup->control, job->seg_conn);
+}
+
+void
+job_set_segment(struct job_table *t, struct job *job, int fd,
+    uint64_t conn_id)
+{
+	job->seg_fd = fd;
+	job->seg_conn = conn_id;
+	job->had_seg = 1;
+	t->nsegs++;
+}
+
+size_t
+job_seg_count(const struct job_table *t)
+{
+	return t->nsegs;
+}
+
 static void
 job_free(struct job_table *t, struct job *job)
 {
@@ -100,6 +131,11 @@ job_free(struct job_table *t, struct job *job)
 	idmap_del(&t->ids, job->id);
 	if (job->timer != NULL)
 		event_free(job->timer);
+	job_close_seg(t, job);
+	if (job->out_fd != -1) {
+		close(job->out_fd);
+		t->nsegs--;
+	}
 	free(job->data);
 	free(job->cause);
 	free(job->out);
@@ -173,6 +209,8 @@ job_new(struct job_table *t, struct pool *p, const char *handler,
 	if (len > 0)
 		memcpy(job->data, data, len);
 	job->len = len;
+	job->seg_fd = -1;
+	job->out_fd = -1;
 	job->id = ++t->next_id;
 	job->pool = p;
 	snprintf(job->pool_name, sizeof job->pool_name, "%s", p->cfg.name);
@@ -310,7 +348,7 @@ job_wait(struct job_table *t, struct job *job, uint64_t conn_id,
 
 	if (job->state == JOB_DONE) {
 		control_result_to(t->sup->control, conn_id, req_id, job,
-		    job->out, job->outlen);
+		    job->out, job->outlen, job->out_fd);
 		return 0;
 	}
 	if ((w = calloc(1, sizeof *w)) == NULL)
@@ -390,6 +428,11 @@ job_unkeep(struct job_table *t, struct job *job)
 	free(job->out);
 	job->out = NULL;
 	job->outlen = 0;
+	if (job->out_fd != -1) {
+		close(job->out_fd);
+		job->out_fd = -1;
+		t->nsegs--;
+	}
 	if (!job->dead)
 		job_free(t, job);
 }
@@ -465,8 +508,48 @@ void
 job_finish(struct job_table *t, struct job *job, enum commis_status st,
     const char *cause, const void *out, size_t outlen)
 {
+	job_finish_fd(t, job, st, cause, out, outlen, -1);
+}
+
+/* Keeps the result for STATUS/WAIT if result_ttl_ms and the byte bound
+ * allow; a result segment only when nobody has had it yet. */
+static void
+job_keep(struct job_table *t, struct job *job, const void *out,
+    size_t outlen, int out_fd, int delivered)
+{
+	const struct config	*cfg = t->sup->cfg;
+	size_t			 cost = outlen + strlen(job->cause);
+
+	if (cfg->result_ttl_ms == 0 || cost > cfg->result_max_bytes ||
+	    (out_fd != -1 && delivered))
+		goto nokeep;
+	if (out_fd != -1)
+		job->out_fd = out_fd;
+	else if (outlen > 0) {
+		if ((job->out = malloc(outlen)) == NULL)
+			goto nokeep;
+		memcpy(job->out, out, outlen);
+	}
+	job->outlen = outlen;
+	TAILQ_INSERT_TAIL(&t->kept, job, kept_entry);
+	job->kept = 1;
+	t->nkept++;
+	t->kept_bytes += cost;
+	return;
+nokeep:
+	if (out_fd != -1) {
+		close(out_fd);
+		t->nsegs--;
+	}
+}
+
+void
+job_finish_fd(struct job_table *t, struct job *job, enum commis_status st,
+    const char *cause, const void *out, size_t outlen, int out_fd)
+{
 	const struct config	*cfg = t->sup->cfg;
 	struct waiter		*w;
+	int			 delivered = 0;
 
 	evtimer_del(job->timer);
 	job->state = JOB_DONE;
@@ -475,15 +558,19 @@ job_finish(struct job_table *t, struct job *job, enum commis_status st,
 	job->worker = NULL;
 	if ((job->cause = strdup(cause ? cause : "")) == NULL)
 		fatal("strdup");
+	if (out_fd != -1)
+		t->nsegs++;
 	job_count(job, st);
 	job->pool = NULL;
 	t->active--;
 	while ((w = LIST_FIRST(&job->waiters)) != NULL) {
 		control_result_to(t->sup->control, w->conn_id, w->req_id, job,
-		    out, outlen);
+		    out, outlen, out_fd);
 		job_waiter_free(w);
+		delivered = 1;
 	}
-	/* Poison jobs keep their input for `commis retry`. */
+	/* Poison jobs keep their inline input for `commis retry`; a
+	 * segment input is closed now, as at every terminal state. */
 	if ((st == COMMIS_ST_TIMEDOUT || st == COMMIS_ST_CRASHED) &&
 	    cfg->dead_max > 0) {
 		TAILQ_INSERT_TAIL(&t->dead, job, dead_entry);
@@ -493,17 +580,8 @@ job_finish(struct job_table *t, struct job *job, enum commis_status st,
 		free(job->data);
 		job->data = NULL;
 	}
-	if (cfg->result_ttl_ms > 0 && outlen + strlen(job->cause) <=
-	    cfg->result_max_bytes && (outlen == 0 ||
-	    (job->out = malloc(outlen)) != NULL)) {
-		if (outlen > 0)
-			memcpy(job->out, out, outlen);
-		job->outlen = outlen;
-		TAILQ_INSERT_TAIL(&t->kept, job, kept_entry);
-		job->kept = 1;
-		t->nkept++;
-		t->kept_bytes += outlen + strlen(job->cause);
-	}
+	job_close_seg(t, job);
+	job_keep(t, job, out, outlen, out_fd, delivered);
 	if (!job->kept && !job->dead)
 		job_free(t, job);
 	job_evict(t);
@@ -557,6 +635,12 @@ job_dead_retry(struct job_table *t, uint64_t id, uint64_t *new_id, char *why,
 
 	if (old == NULL || !old->dead) {
 		snprintf(why, whylen, "job %llu is not in the dead-letter list",
+		    (unsigned long long)id);
+		return -1;
+	}
+	if (old->had_seg) {
+		snprintf(why, whylen, "job %llu had a segment input, which is "
+		    "closed once a job ends: submit it again",
 		    (unsigned long long)id);
 		return -1;
 	}

@@ -53,6 +53,9 @@ struct job {
 	enum job_state		 state;
 	uint8_t			*data;
 	size_t			 len;
+	int			 seg_fd;	/* input segment, or -1 */
+	uint64_t		 seg_conn;	/* the connection it counts on */
+	int			 had_seg;	/* the input came as a segment */
 	struct worker		*worker;	/* SENT or RUNNING on it */
 	pid_t			 last_pid;
 	uint64_t		 submit_ns;
@@ -67,7 +70,8 @@ struct job {
 	int			 status;
 	char			*cause;
 	uint8_t			*out;
-	size_t			 outlen;
+	size_t			 outlen;	/* or the size of out_fd */
+	int			 out_fd;	/* kept result segment, or -1 */
 	int			 kept;		/* in the results list */
 	int			 dead;		/* in the dead-letter list */
 	TAILQ_ENTRY(job)	 kept_entry;
@@ -114,6 +118,17 @@ int		 job_cancel(struct job_table *, struct job *, const char *cause,
 void		 job_finish(struct job_table *, struct job *,
 		    enum commis_status, const char *cause, const void *out,
 		    size_t outlen);
+/* The same with a result segment (out_fd, outlen its size), which the
+ * job table then owns: passed to every waiter, kept for a later WAIT only
+ * when nobody was waiting, closed otherwise. */
+void		 job_finish_fd(struct job_table *, struct job *,
+		    enum commis_status, const char *cause, const void *out,
+		    size_t outlen, int out_fd);
+/* Segment fds the job table holds (inputs and kept results). */
+size_t		 job_seg_count(const struct job_table *);
+/* Takes fd as the job's input segment, counted on conn_id. */
+void		 job_set_segment(struct job_table *, struct job *, int fd,
+		    uint64_t conn_id);
 
 /* The dead-letter list. */
 void		 job_dead_render(struct job_table *, struct evbuffer *, int json);

@@ -426,6 +426,10 @@ pool_spawn(struct pool *p)
 		wa.fd = sv[1];
 		wa.parent = p->sup->pid;
 		wa.max_payload = p->sup->cfg->max_payload;
+		wa.max_segment = p->sup->cfg->max_segment;
+		wa.segment_threshold = p->sup->cfg->segment_threshold <
+		    wa.max_payload ? p->sup->cfg->segment_threshold :
+		    wa.max_payload;
 		worker_main(&wa);
 	}
 	close(sv[1]);

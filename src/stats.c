@@ -113,12 +113,14 @@ stats_json(struct supervisor *sup, struct evbuffer *eb)
 	evbuffer_add_printf(eb, "{\"version\":\"%s\",\"pid\":%ld,"
 	    "\"uptime_ms\":%llu,\"connections\":%zu,\"throttled\":%zu,"
 	    "\"output_bytes\":%zu,\"jobs\":%zu,"
+	    "\"segments\":%zu,"
 	    "\"results_kept\":%zu,\"results_bytes\":%zu,\"dead\":%zu,"
 	    "\"reloads\":%llu,\"stopping\":%s,\"pools\":[", COMMIS_VERSION,
 	    (long)sup->pid,
 	    (unsigned long long)((now - sup->start_ns) / NS_PER_MS),
 	    control_nconns(sup->control), control_throttled(sup->control),
 	    control_pending(sup->control), job_active(sup->jobs),
+	    job_seg_count(sup->jobs),
 	    job_kept_count(sup->jobs), job_kept_bytes(sup->jobs),
 	    job_dead_count(sup->jobs), (unsigned long long)sup->reloads,
 	    sup->stopping ? "true" : "false");

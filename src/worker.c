@@ -3,9 +3,16 @@
  * the supervisor: right after fork it keeps only its channel (fd 3) and the
  * standard fds, dies with the supervisor (PR_SET_PDEATHSIG), leaves the
  * supervisor's process group, resets every signal disposition libevent
- * set, lowers its CPU priority, and runs the handlers' init(). Then it loops: JOB in, handler, DONE out, with plain
- * blocking I/O; no event loop is needed for one job at a time. A closed
- * channel means the supervisor wants it gone: it exits 0.
+ * set, lowers its CPU priority, and runs the handlers' init(). Then it
+ * loops: JOB in, handler, DONE out, with plain blocking I/O; no event loop
+ * is needed for one job at a time. A closed channel means the supervisor
+ * wants it gone: it exits 0.
+ *
+ * Segments: a JOB's fd is the job's until it is answered. It is checked
+ * (seals, size) and mapped only when the job starts, and a bad one is the
+ * job's error, never the worker's death. Whatever happens, the input is
+ * unmapped and every fd closed once DONE is sent. The worker knows
+ * nothing of pools, clients or how the supervisor routes results.
  */
 #include <errno.h>
 #include <poll.h>
@@ -26,6 +33,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "msg.h"
+#include "seg.h"
 #include "worker.h"
 
 #define WORKER_FD	3
@@ -34,8 +42,11 @@
 struct wjob {
 	uint64_t		 id;
 	char			 handler[COMMIS_NAME_MAX];
-	uint8_t			*input;
+	uint32_t		 flags;		/* COMMIS_SUBMIT_INPLACE */
+	uint8_t			*input;		/* inline input */
 	size_t			 len;
+	int			 fd;		/* the input segment, or -1 */
+	const char		*bad;		/* why the JOB cannot run */
 	int			 cancel;	/* CANCEL came before it began */
 	TAILQ_ENTRY(wjob)	 entry;
 };
@@ -51,10 +62,16 @@ struct wstate {
 struct wcall {
 	struct commis_call	 call;
 	struct wstate		*ws;
+	struct wjob		*j;
 	struct mbuf		 out;
 	char			 err[COMMIS_TEXT_MAX];
-	size_t			 max;
+	size_t			 max;		/* output limit */
+	uint8_t			*map;		/* the mapped input segment */
+	size_t			 maplen;
+	int			 inplace;	/* the segment is the result */
+	int			 passed;	/* pass_input() on a segment */
 	int			 overflow;
+	int			 wrote;		/* write() in an in-place job */
 };
 
 static void
@@ -92,16 +109,50 @@ worker_setup(const struct worker_args *wa)
 }
 
 static int
-worker_write(struct commis_call *call, const void *p, size_t n)
+worker_append(struct wcall *wc, const void *p, size_t n)
 {
-	struct wcall	*wc = call->priv;
-
 	if (n > wc->max - wc->out.len) {
 		wc->overflow = 1;
 		return -1;
 	}
 	mbuf_add(&wc->out, p, n);
 	return wc->out.err ? -1 : 0;
+}
+
+/*
+ * After pass_input() on a segment the result is that segment; a write
+ * after it turns the result back into bytes: the input's, then these.
+ */
+static int
+worker_write(struct commis_call *call, const void *p, size_t n)
+{
+	struct wcall	*wc = call->priv;
+
+	if (wc->inplace) {
+		wc->wrote = 1;
+		return -1;
+	}
+	if (wc->passed) {
+		wc->passed = 0;
+		if (worker_append(wc, call->input, call->input_len) == -1)
+			return -1;
+	}
+	return worker_append(wc, p, n);
+}
+
+/* Zero-copy only as the whole result: with output before it, copy. */
+static int
+worker_pass_input(struct commis_call *call)
+{
+	struct wcall	*wc = call->priv;
+
+	if (wc->inplace)
+		return 0;
+	if (wc->j->fd != -1 && !wc->passed && wc->out.len == 0) {
+		wc->passed = 1;
+		return 0;
+	}
+	return worker_write(call, call->input, call->input_len);
 }
 
 static void
@@ -123,6 +174,10 @@ worker_send(uint8_t type, uint64_t id, const void *p1, size_t n1,
 		_exit(EXIT_WORKER_ERROR);
 }
 
+/*
+ * Takes the frame's fd. A malformed payload is the supervisor's bug and
+ * ends the worker; a segment that does not fit the job is the job's error.
+ */
 static void
 worker_queue_job(struct wstate *ws, const struct frame *f)
 {
@@ -132,14 +187,23 @@ worker_queue_job(struct wstate *ws, const struct frame *f)
 
 	if ((j = calloc(1, sizeof *j)) == NULL)
 		_exit(EXIT_WORKER_ERROR);
+	j->fd = f->fd;
 	mr_init(&r, f->payload, f->hdr.len);
 	mr_str(&r, j->handler, sizeof j->handler);
+	j->flags = mr_u32(&r);
 	in = mr_bytes(&r, &j->len);
-	if (mr_end(&r) == -1 || (j->len > 0 && (j->input = malloc(j->len)) ==
-	    NULL))
+	if (mr_end(&r) == -1)
 		_exit(EXIT_WORKER_ERROR);
-	if (j->len > 0)
+	if (j->fd != -1 && j->len > 0) {
+		j->bad = "inline input along with a segment";
+		j->len = 0;
+	} else if (j->fd == -1 && (j->flags & COMMIS_SUBMIT_INPLACE))
+		j->bad = "an in-place job without a segment";
+	if (j->len > 0) {
+		if ((j->input = malloc(j->len)) == NULL)
+			_exit(EXIT_WORKER_ERROR);
 		memcpy(j->input, in, j->len);
+	}
 	j->id = f->hdr.id;
 	TAILQ_INSERT_TAIL(&ws->queue, j, entry);
 }
@@ -147,6 +211,8 @@ worker_queue_job(struct wstate *ws, const struct frame *f)
 static void
 worker_wjob_free(struct wjob *j)
 {
+	if (j->fd != -1)
+		close(j->fd);
 	free(j->input);
 	free(j);
 }
@@ -228,50 +294,180 @@ worker_cancelled(struct commis_call *call)
 	return wc->ws->cancel;
 }
 
+/* Outputs above this go back as a segment. */
+static size_t
+worker_threshold(const struct worker_args *wa)
+{
+	return wa->segment_threshold < wa->max_payload ?
+	    wa->segment_threshold : wa->max_payload;
+}
+
+static void
+worker_call_init(struct wcall *wc, struct wstate *ws, struct wjob *j)
+{
+	uint64_t	max = ws->wa->max_segment;
+	size_t		threshold = worker_threshold(ws->wa);
+
+	memset(wc, 0, sizeof *wc);
+	mbuf_init(&wc->out);
+	wc->ws = ws;
+	wc->j = j;
+	/* Up to the threshold inline, above it as a segment. */
+	wc->max = max > threshold ? (max > SIZE_MAX ? SIZE_MAX : max) :
+	    threshold;
+	wc->call.input = j->input;
+	wc->call.input_len = j->len;
+	wc->call.write = worker_write;
+	wc->call.error = worker_error;
+	wc->call.cancelled = worker_cancelled;
+	wc->call.pass_input = worker_pass_input;
+	wc->call.priv = wc;
+}
+
+/* Checks and maps the input segment, if any. -1 with wc->err set. */
+static int
+worker_input(struct wcall *wc, const struct handler_ent *he)
+{
+	struct wjob	*j = wc->j;
+	uint64_t	 size;
+	char		 why[COMMIS_TEXT_MAX - 32];
+
+	wc->inplace = (j->flags & COMMIS_SUBMIT_INPLACE) != 0;
+	if (j->bad != NULL) {
+		snprintf(wc->err, sizeof wc->err, "bad segment: %s", j->bad);
+		return -1;
+	}
+	if (wc->inplace && !(he->h->flags & COMMIS_HANDLER_INPLACE)) {
+		snprintf(wc->err, sizeof wc->err, "handler '%s' does not "
+		    "work in place", j->handler);
+		return -1;
+	}
+	if (j->fd == -1)
+		return 0;
+	if (seg_check(j->fd, wc->inplace ? SEG_INPLACE : SEG_INPUT,
+	    wc->ws->wa->max_segment, &size, why, sizeof why) == -1) {
+		snprintf(wc->err, sizeof wc->err, "bad segment: %s", why);
+		return -1;
+	}
+	if ((wc->map = seg_map(j->fd, (size_t)size, wc->inplace)) == NULL) {
+		snprintf(wc->err, sizeof wc->err, "bad segment: mmap: %s",
+		    strerror(errno));
+		return -1;
+	}
+	wc->maplen = (size_t)size;
+	wc->call.input = wc->map;
+	wc->call.input_len = wc->maplen;
+	if (wc->inplace)
+		wc->call.input_rw = wc->map;
+	return 0;
+}
+
+/* The output as a new sealed segment: its fd, or -1 with wc->err set. */
+static int
+worker_out_segment(struct wcall *wc)
+{
+	void	*map;
+	int	 fd, saved;
+
+	if ((fd = seg_create("commis-result", wc->out.len, &map)) == -1)
+		goto fail;
+	memcpy(map, wc->out.data, wc->out.len);
+	/* No writable mapping may be left when F_SEAL_WRITE goes on. */
+	seg_unmap(map, wc->out.len);
+	if (seg_seal(fd, SEG_INPUT) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		goto fail;
+	}
+	return fd;
+
+fail:
+	snprintf(wc->err, sizeof wc->err, "cannot make the result segment: "
+	    "%s", strerror(errno));
+	return -1;
+}
+
+/*
+ * DONE: u8 ok, str error, bytes output, with the output's segment (the
+ * passed input, or a new one) as the frame's fd and the bytes then empty.
+ * frame_send() passes a reference: a new segment is closed here, the
+ * input's with its job.
+ */
+static void
+worker_done(struct wstate *ws, struct wcall *wc, int ok)
+{
+	struct mbuf	 m;
+	const void	*out = NULL;
+	size_t		 outlen = 0;
+	int		 fd = -1, own = 0;
+
+	if (ok && wc->passed)
+		fd = wc->j->fd;
+	else if (ok && wc->out.len > worker_threshold(ws->wa)) {
+		if ((fd = worker_out_segment(wc)) == -1)
+			ok = 0;
+		own = fd != -1;
+	} else if (ok) {
+		out = wc->out.data;
+		outlen = wc->out.len;
+	}
+	mbuf_init(&m);
+	mbuf_u8(&m, ok ? 0 : 1);
+	mbuf_str(&m, ok ? "" : wc->err);
+	mbuf_u32(&m, (uint32_t)outlen);
+	if (m.err || frame_send(WORKER_FD, COMMIS_MSG_DONE, 0, wc->j->id,
+	    m.data, m.len, out, outlen, fd) == -1)
+		_exit(EXIT_WORKER_ERROR);
+	if (own)
+		close(fd);
+	mbuf_free(&m);
+}
+
+/* Names the limit a result ran into. */
+static void
+worker_overflow(struct wcall *wc)
+{
+	const struct worker_args	*wa = wc->ws->wa;
+
+	if (wc->max == wa->max_payload)
+		snprintf(wc->err, sizeof wc->err, "result larger than "
+		    "max_payload (%zu bytes)", wc->max);
+	else
+		snprintf(wc->err, sizeof wc->err, "result larger than "
+		    "max_segment (%llu bytes)",
+		    (unsigned long long)wa->max_segment);
+}
+
 static void
 worker_run(struct wstate *ws, struct wjob *j)
 {
 	struct handler_ent	*he;
 	struct wcall		 wc;
-	struct mbuf		 m;
-	int			 ok;
+	int			 ok = 0;
 
-	memset(&wc, 0, sizeof wc);
-	mbuf_init(&wc.out);
-	wc.ws = ws;
-	wc.max = ws->wa->max_payload;
-	wc.call.input = j->input;
-	wc.call.input_len = j->len;
-	wc.call.write = worker_write;
-	wc.call.error = worker_error;
-	wc.call.cancelled = worker_cancelled;
-	wc.call.priv = &wc;
+	worker_call_init(&wc, ws, j);
 	ws->running = j->id;
 	ws->cancel = j->cancel;
 	worker_send(COMMIS_MSG_STARTED, j->id, NULL, 0, NULL, 0);
-	if ((he = handlers_find(ws->wa->handlers, j->handler)) == NULL) {
+	if ((he = handlers_find(ws->wa->handlers, j->handler)) == NULL)
 		snprintf(wc.err, sizeof wc.err, "no handler '%s'", j->handler);
-		ok = 0;
-	} else {
+	else if (worker_input(&wc, he) == 0) {
 		wc.call.state = he->state;
-		ok = he->h->run(&wc.call) == 0 && !wc.overflow && !wc.out.err;
+		ok = he->h->run(&wc.call) == 0 && !wc.overflow &&
+		    !wc.out.err && !wc.wrote;
 		if (wc.overflow)
-			snprintf(wc.err, sizeof wc.err, "result larger than "
-			    "max_payload (%zu bytes)", wc.max);
+			worker_overflow(&wc);
+		else if (wc.wrote)
+			snprintf(wc.err, sizeof wc.err, "handler '%s' wrote "
+			    "output in an in-place job", j->handler);
 		else if (!ok && wc.err[0] == '\0')
 			snprintf(wc.err, sizeof wc.err, "handler '%s' failed",
 			    j->handler);
 	}
 	ws->running = 0;
-	mbuf_init(&m);
-	mbuf_u8(&m, ok ? 0 : 1);
-	mbuf_str(&m, ok ? "" : wc.err);
-	mbuf_u32(&m, ok ? (uint32_t)wc.out.len : 0);
-	if (m.err)
-		_exit(EXIT_WORKER_ERROR);
-	worker_send(COMMIS_MSG_DONE, j->id, m.data, m.len,
-	    ok ? wc.out.data : NULL, ok ? wc.out.len : 0);
-	mbuf_free(&m);
+	worker_done(ws, &wc, ok);
+	seg_unmap(wc.map, wc.maplen);
 	mbuf_free(&wc.out);
 }
 

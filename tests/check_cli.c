@@ -209,6 +209,16 @@ START_TEST(test_usage_errors)
 		{ "submit", "echo", "--deadline", "4294967296", NULL },
 		{ "submit", "echo", "--deadline", "", NULL },
 		{ "submit", "echo", "--no-wait=yes", NULL },
+		{ "submit", "echo", "--segment-above", NULL },
+		{ "submit", "echo", "--segment-above", "", NULL },
+		{ "submit", "echo", "--segment-above", "abc", NULL },
+		{ "submit", "echo", "--segment-above", "-1", NULL },
+		{ "submit", "echo", "--segment-above", " 1", NULL },
+		{ "submit", "echo", "--segment-above", "64KB", NULL },
+		{ "submit", "echo", "--segment-above", "1T", NULL },
+		{ "submit", "echo", "--segment-above", "257M", NULL },
+		{ "submit", "echo", "--segment-above",
+		  "99999999999999999999", NULL },
 		{ "status", NULL },
 		{ "status", "abc", NULL },
 		{ "status", "0", NULL },
@@ -300,6 +310,8 @@ START_TEST(test_version_help)
 	ck_assert_has(out, "--delay MS");
 	ck_assert_has(out, "--deadline MS");
 	ck_assert_has(out, "--no-wait");
+	ck_assert_has(out, "--segment-above BYTES");
+	ck_assert_has(out, "64K");
 	buf_free(&out);
 	buf_free(&err);
 
@@ -322,6 +334,11 @@ START_TEST(test_missing_socket)
 	static const char *const good[][7] = {
 		{ "submit", "echo", "--no-wait", "--delay", "10",
 		  "--deadline=0", NULL },
+		{ "submit", "echo", "--segment-above", "0", NULL },
+		{ "submit", "echo", "--segment-above=256M", "--data", "x",
+		  NULL },
+		{ "submit", "echo", "--segment-above", "64k", "--file", "-",
+		  NULL },
 		{ "status", "18446744073709551615", NULL },
 		{ "wait", "--timeout", "0", "7", NULL },
 		{ "cancel", "7", NULL },
@@ -1075,6 +1092,159 @@ START_TEST(test_v2_reload)
 }
 END_TEST
 
+/*
+ * --- protocol v3 against a real commisd: inputs and results as segments ---
+ *
+ * commisd runs with max_payload 64K here, so that 1 MiB can only go, and
+ * come back, as a segment: an inline fallback would be refused.
+ */
+
+#define SEG_BIG		(1u << 20)
+#define SHA256_BIG							\
+	"40e53cdda550a3477eefdc0064a81ae0c1093a7a054db79a787d6468996f08ca"
+#define SHA256_BIG_TEXT							\
+	"0ee0adee91a7b0398d37f5a02f9e4830b1d4f52d2c5819c68f126af03635bed2"
+
+static void
+cli_seg_setup(void)
+{
+	testd_start(&cli_d, "max_payload: 64K\n" CLI_POOL_YAML);
+}
+
+/* len bytes of a known binary pattern, with NULs, in cli_d's directory. */
+static char *
+seg_file(const char *name, size_t len, unsigned char **bytes)
+{
+	unsigned char	*b;
+	char		*path;
+	size_t		 i;
+	FILE		*f;
+
+	b = malloc(len);
+	ck_assert_ptr_nonnull(b);
+	for (i = 0; i < len; i++)
+		b[i] = (unsigned char)(i * 13 + (i >> 9));
+	ck_assert_int_ne(asprintf(&path, "%s/%s", cli_d.dir, name), -1);
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(b, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+	*bytes = b;
+	return path;
+}
+
+START_TEST(test_v3_file_sha256)
+{
+	const char	*argv[] = { "submit", "sha256", "--file", NULL, NULL };
+	struct cli_buf	 out, err;
+	unsigned char	*bytes;
+	char		*path = seg_file("big.bin", SEG_BIG, &bytes);
+
+	argv[3] = path;
+	ck_assert_msg(run_d(argv, NULL, &out, &err) == EXIT_CLI_OK, "%s",
+	    err.p);
+	ck_assert_str_eq(out.p, SHA256_BIG);
+	ck_assert_str_eq(err.p, "");
+	buf_free(&out);
+	buf_free(&err);
+	free(bytes);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_v3_file_echo)
+{
+	const char	*argv[] = { "submit", "echo", "--file", NULL, NULL };
+	struct cli_buf	 out, err;
+	unsigned char	*bytes;
+	char		*path = seg_file("big.bin", SEG_BIG, &bytes);
+
+	/* In as a segment, back as one (echo passes its input on). */
+	argv[3] = path;
+	ck_assert_msg(run_d(argv, NULL, &out, &err) == EXIT_CLI_OK, "%s",
+	    err.p);
+	ck_assert_uint_eq(out.len, SEG_BIG);
+	ck_assert_int_eq(memcmp(out.p, bytes, SEG_BIG), 0);
+	buf_free(&out);
+	buf_free(&err);
+	free(bytes);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_v3_stdin)
+{
+	const char *const	 sha[] = { "submit", "sha256", NULL };
+	const char *const	 echo[] = { "submit", "echo", "--file", "-",
+	    NULL };
+	struct cli_buf		 out, err;
+	char			*text;
+	size_t			 i;
+
+	/* A pipe: read inline up to 64K, then spilled into a segment. */
+	text = malloc(SEG_BIG + 1);
+	ck_assert_ptr_nonnull(text);
+	for (i = 0; i < SEG_BIG; i++)
+		text[i] = i % 64 == 63 ? '\n' : (char)('a' + i % 26);
+	text[SEG_BIG] = '\0';
+	ck_assert_msg(run_d(sha, text, &out, &err) == EXIT_CLI_OK, "%s",
+	    err.p);
+	ck_assert_str_eq(out.p, SHA256_BIG_TEXT);
+	buf_free(&out);
+	buf_free(&err);
+	ck_assert_msg(run_d(echo, text, &out, &err) == EXIT_CLI_OK, "%s",
+	    err.p);
+	ck_assert_uint_eq(out.len, SEG_BIG);
+	ck_assert_int_eq(memcmp(out.p, text, SEG_BIG), 0);
+	buf_free(&out);
+	buf_free(&err);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_v3_segment_above)
+{
+	const char	*argv[] = { "submit", "echo", "--file", NULL, NULL,
+	    NULL, NULL };
+	struct cli_buf	 out, err;
+	unsigned char	*bytes;
+	char		*path = seg_file("mid.bin", 100000, &bytes);
+
+	/* Above the default threshold: a segment, past max_payload. */
+	argv[3] = path;
+	ck_assert_msg(run_d(argv, NULL, &out, &err) == EXIT_CLI_OK, "%s",
+	    err.p);
+	ck_assert_uint_eq(out.len, 100000);
+	ck_assert_int_eq(memcmp(out.p, bytes, 100000), 0);
+	buf_free(&out);
+	buf_free(&err);
+
+	/* Threshold raised: inline, and 100000 bytes is above max_payload. */
+	argv[4] = "--segment-above";
+	argv[5] = "1M";
+	ck_assert_int_eq(run_d(argv, NULL, &out, &err), EXIT_CLI_REJECTED);
+	ck_assert_has(err, "payload too large");
+	ck_assert_str_eq(out.p, "");
+	buf_free(&out);
+	buf_free(&err);
+	free(bytes);
+	free(path);
+
+	/* Threshold 0: even a few bytes go as a segment. */
+	path = seg_file("small.bin", 1000, &bytes);
+	argv[3] = path;
+	argv[5] = "0";
+	ck_assert_msg(run_d(argv, NULL, &out, &err) == EXIT_CLI_OK, "%s",
+	    err.p);
+	ck_assert_uint_eq(out.len, 1000);
+	ck_assert_int_eq(memcmp(out.p, bytes, 1000), 0);
+	buf_free(&out);
+	buf_free(&err);
+	free(bytes);
+	free(path);
+}
+END_TEST
+
 Suite *
 cli_suite(void)
 {
@@ -1116,6 +1286,15 @@ cli_suite(void)
 	tcase_add_test(tc, test_v2_dead_letters);
 	tcase_add_test(tc, test_v2_scale);
 	tcase_add_test(tc, test_v2_reload);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("v3-segments");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, cli_seg_setup, cli_teardown);
+	tcase_add_test(tc, test_v3_file_sha256);
+	tcase_add_test(tc, test_v3_file_echo);
+	tcase_add_test(tc, test_v3_stdin);
+	tcase_add_test(tc, test_v3_segment_above);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,16 +4,21 @@
  * forks a child that accepts one connection and plays a script of frames
  * (so the client can connect at once, no sleeps). The script checks what
  * the client sent and reports by exit status only; the test checks what
- * the library made of the replies.
+ * the library made of the replies. Segment tests count the test process's
+ * open fds (/proc/self/fd) to show that every fd is closed by its owner.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +26,7 @@
 #include "commis/client.h"
 #include "frame.h"
 #include "msg.h"
+#include "seg.h"
 #include "testlib.h"
 
 #define REPLY_MAX	(COMMIS_PAYLOAD_HARD_MAX + COMMIS_FRAME_OVERHEAD)
@@ -92,6 +98,7 @@ struct sub {
 	char		 handler[COMMIS_NAME_MAX];
 	const uint8_t	*data;
 	size_t		 len;
+	int		 fd;		/* the segment, or -1 */
 };
 
 static void
@@ -102,6 +109,7 @@ srv_sub(struct srv *s, struct sub *sb)
 
 	srv_expect(s, &f, COMMIS_MSG_SUBMIT);
 	sb->id = f.hdr.id;
+	sb->fd = f.fd;
 	mr_init(&mr, f.payload, f.hdr.len);
 	sb->priority = mr_i32(&mr);
 	sb->timeout_ms = mr_u32(&mr);
@@ -121,7 +129,7 @@ srv_submit(struct srv *s)
 	struct sub	sb;
 
 	srv_sub(s, &sb);
-	SRV_CHECK(sb.flags == 0);
+	SRV_CHECK(sb.flags == 0 && sb.fd == -1);
 	return sb.id;
 }
 
@@ -1316,6 +1324,19 @@ START_TEST(test_invalid_args)
 	    COMMIS_ERR_INVAL);
 	ck_assert_int_eq(commis_stats(c, 9, &text), COMMIS_ERR_INVAL);
 	ck_assert_ptr_null(text);
+	/* The segment calls check the same way before sending. */
+	ck_assert_int_eq(commis_submit_copy(c, name, "x", 1, NULL, &r),
+	    COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_submit_copy(c, "echo", NULL, 1, NULL, &r),
+	    COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_submit_copy(NULL, "echo", "x", 1, NULL, &r),
+	    COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_submit_fd(c, "echo", -1, NULL, &r),
+	    COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_submit_fd_async(c, "echo", -1, NULL, NULL),
+	    COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_submit_inplace(c, "echo", NULL, NULL, &r),
+	    COMMIS_ERR_INVAL);
 	ck_assert_uint_eq(commis_pending(c), 0);
 	/* Nothing was sent: the server's first frame is this PING. */
 	ck_assert_int_eq(commis_ping(c, NULL), COMMIS_OK);
@@ -1372,8 +1393,10 @@ START_TEST(test_names)
 	    "configuration rejected");
 	ck_assert_str_eq(commis_err_name(COMMIS_E_STATE),
 	    "not possible in this state");
+	ck_assert_str_eq(commis_err_name(COMMIS_E_SEGMENT), "segment refused");
 	ck_assert_str_eq(commis_err_name(0), "unknown error");
-	ck_assert_str_eq(commis_err_name(COMMIS_E_STATE + 1), "unknown error");
+	ck_assert_str_eq(commis_err_name(COMMIS_E_SEGMENT + 1),
+	    "unknown error");
 	ck_assert_str_eq(commis_strerror(COMMIS_OK), "success");
 	ck_assert_str_eq(commis_strerror(COMMIS_ERR_INVAL),
 	    "invalid argument");
@@ -1383,6 +1406,581 @@ START_TEST(test_names)
 	ck_assert_int_eq(commis_fd(NULL), -1);
 	ck_assert_uint_eq(commis_pending(NULL), 0);
 	commis_result_free(NULL);
+}
+END_TEST
+
+/* --- segments --- */
+
+#define SEG_LEN		(1u << 20)
+
+static uint8_t
+seg_byte(size_t i)
+{
+	return (uint8_t)(i * 31 + (i >> 11) + 5);
+}
+
+/* Open fds of this process (the directory's own fd included). */
+static int
+count_fds(void)
+{
+	DIR		*d = opendir("/proc/self/fd");
+	struct dirent	*e;
+	int		 n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] != '.')
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void
+fill_pattern(uint8_t *p, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		p[i] = seg_byte(i);
+}
+
+static int
+is_pattern(const uint8_t *p, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] != seg_byte(i))
+			return 0;
+	}
+	return 1;
+}
+
+/* A memfd of len pattern bytes, with the given seals added (0: none). */
+static int
+make_memfd(size_t len, int seals)
+{
+	void	*map = NULL;
+	int	 fd;
+
+	if ((fd = seg_create("test", len, &map)) == -1)
+		return -1;
+	fill_pattern(map, len);
+	seg_unmap(map, len);
+	if (seals != 0 && fcntl(fd, F_ADD_SEALS, seals) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Server side: the segment of a SUBMIT has exactly these seals and holds
+ * len pattern bytes. */
+static void
+srv_check_seg(int fd, int seals, size_t len)
+{
+	struct stat	 st;
+	void		*p;
+
+	SRV_CHECK(fd >= 0);
+	SRV_CHECK(fcntl(fd, F_GET_SEALS) == seals);
+	SRV_CHECK(fstat(fd, &st) == 0 && (size_t)st.st_size == len);
+	if (len == 0)
+		return;
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	SRV_CHECK(p != MAP_FAILED);
+	SRV_CHECK(is_pattern(p, len));
+	munmap(p, len);
+}
+
+/* A RESULT whose output is fd (and inline bytes, to test refusal). */
+static void
+srv_result_fd(struct srv *s, uint64_t id, int fd, const char *inline_out)
+{
+	struct mbuf	m;
+
+	mbuf_init(&m);
+	mbuf_u64(&m, id + 100);
+	mbuf_u8(&m, COMMIS_ST_SUCCEEDED);
+	mbuf_u16(&m, 1);
+	mbuf_str(&m, "");
+	mbuf_str(&m, inline_out);
+	SRV_CHECK(m.err == 0);
+	SRV_CHECK(frame_send(s->fd, COMMIS_MSG_RESULT, 0, id, m.data, m.len,
+	    NULL, 0, fd) == 0);
+	mbuf_free(&m);
+	close(fd);
+}
+
+static void
+srv_sealed_result(struct srv *s, uint64_t id, size_t len)
+{
+	int	fd = make_memfd(len, COMMIS_SEALS_INPUT);
+
+	SRV_CHECK(fd != -1);
+	srv_result_fd(s, id, fd, "");
+}
+
+static void
+script_result_fd(struct srv *s)
+{
+	srv_sealed_result(s, srv_submit(s), SEG_LEN);
+	srv_wait_eof(s);
+}
+
+START_TEST(test_result_segment)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c;
+	int			 base;
+
+	c = fake_connect(&fk, script_result_fd);
+	base = count_fds();
+	ck_assert_int_eq(commis_submit_wait(c, "echo", "x", 1, NULL, &r),
+	    COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+	ck_assert_int_eq(r.output_mapped, 1);
+	ck_assert_int_ge(r.output_fd, 0);
+	ck_assert_uint_eq(r.output_len, SEG_LEN);
+	ck_assert(is_pattern(r.output, r.output_len));
+	ck_assert_int_eq(fcntl(r.output_fd, F_GET_SEALS), COMMIS_SEALS_INPUT);
+	ck_assert_int_eq(count_fds(), base + 1);
+	commis_result_free(&r);
+	ck_assert_int_eq(count_fds(), base);
+	ck_assert_ptr_null(r.output);
+	ck_assert_uint_eq(r.output_len, 0);
+	ck_assert_int_eq(r.output_fd, -1);
+	ck_assert_int_eq(r.output_mapped, 0);
+	/* A second free is harmless. */
+	commis_result_free(&r);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+/* Which bad segment script_bad_seg sends (set before the fork). */
+static int	bad_seg_kind;
+
+static void
+script_bad_seg(struct srv *s)
+{
+	uint64_t	id = srv_submit(s);
+	int		fd = -1, pfd[2];
+
+	switch (bad_seg_kind) {
+	case 0:		/* sealing allowed, but no seal at all */
+		fd = make_memfd(4096, 0);
+		break;
+	case 1:		/* in-place seals only: still writable */
+		fd = make_memfd(4096, COMMIS_SEALS_INPLACE);
+		break;
+	case 2:		/* not a memfd */
+		SRV_CHECK(pipe(pfd) == 0);
+		close(pfd[1]);
+		fd = pfd[0];
+		break;
+	case 3:		/* a good segment, and inline bytes too */
+		fd = make_memfd(4096, COMMIS_SEALS_INPUT);
+		break;
+	}
+	SRV_CHECK(fd != -1);
+	srv_result_fd(s, id, fd, bad_seg_kind == 3 ? "extra" : "");
+	srv_wait_eof(s);
+}
+
+START_TEST(test_result_segment_bad)
+{
+	static const char *const	 why[] = { "not sealed against",
+	    "not sealed against: write, seal", "not a sealable memfd",
+	    "segment and 5 bytes" };
+	struct fake			 fk;
+	struct commis_result		 r;
+	commis_client			*c;
+	int				 base;
+
+	for (bad_seg_kind = 0; bad_seg_kind < 4; bad_seg_kind++) {
+		c = fake_connect(&fk, script_bad_seg);
+		base = count_fds();
+		ck_assert_int_eq(commis_submit_wait(c, "x", NULL, 0, NULL, &r),
+		    COMMIS_ERR_PROTO);
+		ck_assert_msg(strstr(commis_client_error(c),
+		    why[bad_seg_kind]) != NULL, "case %d: %s", bad_seg_kind,
+		    commis_client_error(c));
+		ck_assert_ptr_null(r.output);
+		ck_assert_int_eq(r.output_fd, -1);
+		/* The fd was closed, not leaked. */
+		ck_assert_int_eq(count_fds(), base);
+		commis_result_free(&r);
+		commis_close(c);
+		fake_finish(&fk);
+	}
+}
+END_TEST
+
+/* A result queued out of order keeps its segment until collected; one
+ * never collected is closed by commis_close. */
+static void
+script_queued_segs(struct srv *s)
+{
+	uint64_t	a = srv_submit(s);
+	uint64_t	b = srv_submit(s);
+	uint64_t	w = srv_submit(s);
+	struct frame	f;
+
+	srv_sealed_result(s, a, SEG_LEN);
+	srv_sealed_result(s, b, 3 * 4096);
+	srv_sealed_result(s, w, 4096);
+	srv_expect(s, &f, COMMIS_MSG_PING);
+	srv_send(s, COMMIS_MSG_PONG, f.hdr.id, NULL);
+	srv_wait_eof(s);
+}
+
+START_TEST(test_queued_segments)
+{
+	struct fake		 fk;
+	struct commis_result	 r, q;
+	commis_client		*c;
+	int			 base;
+
+	base = count_fds();
+	c = fake_connect(&fk, script_queued_segs);
+	ck_assert_int_eq(commis_submit_async(c, "a", NULL, 0, NULL, NULL), 0);
+	ck_assert_int_eq(commis_submit_async(c, "b", NULL, 0, NULL, NULL), 0);
+	ck_assert_int_eq(commis_submit_wait(c, "w", NULL, 0, NULL, &r),
+	    COMMIS_OK);
+	ck_assert_uint_eq(r.output_len, 4096);
+	ck_assert(is_pattern(r.output, r.output_len));
+	/* socket + the two queued segments + this one */
+	ck_assert_int_eq(count_fds(), base + 4);
+	commis_result_free(&r);
+	ck_assert_int_eq(commis_ping(c, NULL), COMMIS_OK);
+
+	ck_assert_int_eq(commis_wait_result(c, 5000, &q), COMMIS_OK);
+	ck_assert_uint_eq(q.request_id, 1);
+	ck_assert_int_eq(q.output_mapped, 1);
+	ck_assert_uint_eq(q.output_len, SEG_LEN);
+	ck_assert(is_pattern(q.output, q.output_len));
+	commis_result_free(&q);
+	ck_assert_int_eq(count_fds(), base + 2);
+	/* Request 2's result is never collected. */
+	ck_assert_uint_eq(commis_pending(c), 1);
+	commis_close(c);
+	ck_assert_int_eq(count_fds(), base);
+	fake_finish(&fk);
+}
+END_TEST
+
+static void
+script_copy(struct srv *s)
+{
+	struct sub	sb;
+
+	srv_sub(s, &sb);
+	SRV_CHECK(strcmp(sb.handler, "sha256") == 0);
+	SRV_CHECK(sb.len == 0 && sb.flags == 0);
+	srv_check_seg(sb.fd, COMMIS_SEALS_INPUT, SEG_LEN);
+	close(sb.fd);
+	srv_output(s, sb.id, "copied");
+	/* An empty input still travels as a segment. */
+	srv_sub(s, &sb);
+	SRV_CHECK(sb.len == 0);
+	srv_check_seg(sb.fd, COMMIS_SEALS_INPUT, 0);
+	close(sb.fd);
+	srv_output(s, sb.id, "empty");
+	srv_wait_eof(s);
+}
+
+START_TEST(test_submit_copy)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_copy);
+	uint8_t			*in;
+	int			 base = count_fds();
+
+	in = malloc(SEG_LEN);
+	ck_assert_ptr_nonnull(in);
+	fill_pattern(in, SEG_LEN);
+	ck_assert_int_eq(commis_submit_copy(c, "sha256", in, SEG_LEN, NULL,
+	    &r), COMMIS_OK);
+	check_output(&r, "copied");
+	ck_assert_int_eq(r.output_fd, -1);
+	ck_assert_int_eq(r.output_mapped, 0);
+	commis_result_free(&r);
+	/* The library's own segment fd is gone once sent. */
+	ck_assert_int_eq(count_fds(), base);
+	ck_assert_int_eq(commis_submit_copy(c, "sha256", NULL, 0, NULL, &r),
+	    COMMIS_OK);
+	check_output(&r, "empty");
+	commis_result_free(&r);
+	ck_assert_int_eq(count_fds(), base);
+	free(in);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+static void
+script_submit_fd(struct srv *s)
+{
+	struct sub	sb;
+
+	srv_sub(s, &sb);
+	SRV_CHECK(sb.len == 0 && sb.flags == 0);
+	srv_check_seg(sb.fd, COMMIS_SEALS_INPUT, SEG_LEN);
+	close(sb.fd);
+	srv_output(s, sb.id, "one");
+	/* The async form, with a segment that was sealed already. */
+	srv_sub(s, &sb);
+	srv_check_seg(sb.fd, COMMIS_SEALS_INPUT, 4096);
+	close(sb.fd);
+	srv_output(s, sb.id, "two");
+	srv_wait_eof(s);
+}
+
+START_TEST(test_submit_fd)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_submit_fd);
+	uint64_t		 id;
+	int			 fd, fd2;
+
+	fd = make_memfd(SEG_LEN, 0);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(fcntl(fd, F_GET_SEALS), 0);
+	ck_assert_int_eq(commis_submit_fd(c, "echo", fd, NULL, &r), COMMIS_OK);
+	check_output(&r, "one");
+	commis_result_free(&r);
+	/* The library sealed it, and the caller still owns it. */
+	ck_assert_int_eq(fcntl(fd, F_GET_SEALS), COMMIS_SEALS_INPUT);
+	ck_assert_int_eq(close(fd), 0);
+
+	fd2 = make_memfd(4096, COMMIS_SEALS_INPUT);
+	ck_assert_int_ne(fd2, -1);
+	ck_assert_int_eq(commis_submit_fd_async(c, "echo", fd2, NULL, &id),
+	    COMMIS_OK);
+	ck_assert_uint_eq(commis_pending(c), 1);
+	ck_assert_int_eq(commis_wait_result(c, 5000, &r), COMMIS_OK);
+	ck_assert_uint_eq(r.request_id, id);
+	check_output(&r, "two");
+	commis_result_free(&r);
+	ck_assert_int_eq(close(fd2), 0);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+/* The refused calls send nothing: the first frame is the good SUBMIT. */
+static void
+script_submit_fd_once(struct srv *s)
+{
+	struct sub	sb;
+
+	srv_sub(s, &sb);
+	srv_check_seg(sb.fd, COMMIS_SEALS_INPUT, SEG_LEN);
+	close(sb.fd);
+	srv_output(s, sb.id, "ok");
+	srv_wait_eof(s);
+}
+
+START_TEST(test_submit_fd_refused)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_submit_fd_once);
+	uint8_t			*map;
+	int			 fd, nofd, pfd[2];
+
+	fd = make_memfd(SEG_LEN, 0);
+	ck_assert_int_ne(fd, -1);
+	map = mmap(NULL, SEG_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(map, MAP_FAILED);
+	ck_assert_int_eq(commis_submit_fd(c, "echo", fd, NULL, &r),
+	    COMMIS_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c),
+	    "mapped writable"));
+	ck_assert_int_eq(r.output_fd, -1);
+	ck_assert_int_eq(commis_submit_fd_async(c, "echo", fd, NULL, NULL),
+	    COMMIS_ERR_INVAL);
+	ck_assert_uint_eq(commis_pending(c), 0);
+	/* Nothing was sealed: the caller may still write. */
+	ck_assert_int_eq(fcntl(fd, F_GET_SEALS), 0);
+	map[0] = seg_byte(0);
+
+	/* Not a memfd; a memfd that does not allow sealing; no fd. */
+	ck_assert_int_eq(pipe(pfd), 0);
+	ck_assert_int_eq(commis_submit_fd(c, "echo", pfd[0], NULL, &r),
+	    COMMIS_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c), "not a memfd"));
+	close(pfd[0]);
+	close(pfd[1]);
+	nofd = memfd_create("nosealing", MFD_CLOEXEC);
+	ck_assert_int_ne(nofd, -1);
+	ck_assert_int_eq(commis_submit_fd(c, "echo", nofd, NULL, &r),
+	    COMMIS_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c), "F_SEAL_SEAL"));
+	close(nofd);
+	ck_assert_int_eq(commis_submit_fd(c, "echo", -1, NULL, &r),
+	    COMMIS_ERR_INVAL);
+
+	/* Once unmapped, the same fd goes. */
+	ck_assert_int_eq(munmap(map, SEG_LEN), 0);
+	ck_assert_int_eq(commis_submit_fd(c, "echo", fd, NULL, &r), COMMIS_OK);
+	check_output(&r, "ok");
+	commis_result_free(&r);
+	close(fd);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+START_TEST(test_segpool)
+{
+	commis_segpool		*p;
+	struct commis_seg	*a, *b, *big, *e, *n;
+	uint8_t			*adata;
+	int			 base = count_fds(), afd;
+
+	p = commis_segpool_new(3 * SEG_LEN);
+	ck_assert_ptr_nonnull(p);
+	a = commis_seg_get(p, SEG_LEN);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->size, SEG_LEN);
+	/* Size sealed, contents writable. */
+	ck_assert_int_eq(fcntl(a->fd, F_GET_SEALS), COMMIS_SEALS_INPLACE);
+	fill_pattern(a->data, a->size);
+	afd = a->fd;
+	adata = a->data;
+	commis_seg_put(p, a);
+	ck_assert_int_eq(count_fds(), base + 1);
+
+	/* The same size comes back from the pool, contents and all. */
+	b = commis_seg_get(p, SEG_LEN);
+	ck_assert_ptr_eq(b, a);
+	ck_assert_int_eq(b->fd, afd);
+	ck_assert_ptr_eq(b->data, adata);
+	ck_assert(is_pattern(b->data, b->size));
+	ck_assert_int_eq(count_fds(), base + 1);
+
+	/* Another size is a new segment. */
+	big = commis_seg_get(p, 2 * SEG_LEN);
+	ck_assert_ptr_nonnull(big);
+	ck_assert_ptr_ne(big, b);
+	ck_assert_int_ne(big->fd, b->fd);
+	ck_assert_int_eq(count_fds(), base + 2);
+	commis_seg_put(p, b);
+	commis_seg_put(p, big);
+	/* 3 MiB idle: at the bound, both kept. */
+	ck_assert_int_eq(count_fds(), base + 2);
+
+	/* 1.5 MiB more: the oldest (1 MiB, then 2 MiB) go. */
+	e = commis_seg_get(p, SEG_LEN + SEG_LEN / 2);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(count_fds(), base + 3);
+	commis_seg_put(p, e);
+	ck_assert_int_eq(count_fds(), base + 1);
+	n = commis_seg_get(p, SEG_LEN);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_int_eq(count_fds(), base + 2);	/* not from the pool */
+	commis_seg_put(p, n);
+
+	/* Larger than the whole pool: freed at once, the rest kept. */
+	e = commis_seg_get(p, 4 * SEG_LEN);
+	ck_assert_ptr_nonnull(e);
+	commis_seg_put(p, e);
+	ck_assert_int_eq(count_fds(), base + 2);
+
+	/* No pool: a plain segment, freed by put. */
+	e = commis_seg_get(NULL, 4096);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(count_fds(), base + 3);
+	commis_seg_put(NULL, e);
+	ck_assert_int_eq(count_fds(), base + 2);
+
+	errno = 0;
+	ck_assert_ptr_null(commis_seg_get(p, 0));
+	ck_assert_int_eq(errno, EINVAL);
+	commis_seg_put(p, NULL);
+	commis_segpool_free(p);
+	commis_segpool_free(NULL);
+	ck_assert_int_eq(count_fds(), base);
+}
+END_TEST
+
+/* A fake in-place handler: upper-cases the segment through its own map. */
+static void
+script_inplace(struct srv *s)
+{
+	struct sub	 sb;
+	struct stat	 st;
+	uint8_t		*p;
+	size_t		 i;
+
+	srv_sub(s, &sb);
+	SRV_CHECK(sb.flags == COMMIS_SUBMIT_INPLACE && sb.len == 0);
+	SRV_CHECK(strcmp(sb.handler, "upper") == 0);
+	SRV_CHECK(sb.fd >= 0);
+	SRV_CHECK(fcntl(sb.fd, F_GET_SEALS) == COMMIS_SEALS_INPLACE);
+	SRV_CHECK(fstat(sb.fd, &st) == 0 && st.st_size == 4096);
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, sb.fd, 0);
+	SRV_CHECK(p != MAP_FAILED);
+	for (i = 0; i < 4096; i++) {
+		if (p[i] >= 'a' && p[i] <= 'z')
+			p[i] = (uint8_t)(p[i] - 'a' + 'A');
+	}
+	munmap(p, 4096);
+	close(sb.fd);
+	srv_result(s, sb.id, 7, COMMIS_ST_SUCCEEDED, 1, "", NULL, 0);
+	srv_wait_eof(s);
+}
+
+START_TEST(test_submit_inplace)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_inplace);
+	commis_segpool		*p = commis_segpool_new(1u << 20);
+	struct commis_seg	*seg, fake;
+	int			 base = count_fds(), fd;
+
+	ck_assert_ptr_nonnull(p);
+	seg = commis_seg_get(p, 4096);
+	ck_assert_ptr_nonnull(seg);
+	memset(seg->data, 0, seg->size);
+	memcpy(seg->data, "hello, in place", 15);
+
+	/* Refused without a word to the server: no segment, or one whose
+	 * contents are sealed. */
+	ck_assert_int_eq(commis_submit_inplace(c, "upper", NULL, NULL, &r),
+	    COMMIS_ERR_INVAL);
+	fd = make_memfd(4096, COMMIS_SEALS_INPUT);
+	ck_assert_int_ne(fd, -1);
+	fake.fd = fd;
+	fake.data = NULL;
+	fake.size = 4096;
+	ck_assert_int_eq(commis_submit_inplace(c, "upper", &fake, NULL, &r),
+	    COMMIS_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c), "in place"));
+	close(fd);
+
+	ck_assert_int_eq(commis_submit_inplace(c, "upper", seg, NULL, &r),
+	    COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+	ck_assert_ptr_null(r.output);
+	ck_assert_uint_eq(r.output_len, 0);
+	ck_assert_int_eq(r.output_fd, -1);
+	ck_assert_mem_eq(seg->data, "HELLO, IN PLACE", 15);
+	/* Still only size-sealed: reusable. */
+	ck_assert_int_eq(fcntl(seg->fd, F_GET_SEALS), COMMIS_SEALS_INPLACE);
+	commis_result_free(&r);
+	commis_seg_put(p, seg);
+	ck_assert_int_eq(count_fds(), base + 1);
+	commis_segpool_free(p);
+	commis_close(c);
+	fake_finish(&fk);
 }
 END_TEST
 
@@ -1425,6 +2023,18 @@ client_suite(void)
 	tcase_add_test(tc, test_server_closes);
 	tcase_add_test(tc, test_send_to_closed);
 	tcase_add_test(tc, test_connection_error);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("segments");
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_result_segment);
+	tcase_add_test(tc, test_result_segment_bad);
+	tcase_add_test(tc, test_queued_segments);
+	tcase_add_test(tc, test_submit_copy);
+	tcase_add_test(tc, test_submit_fd);
+	tcase_add_test(tc, test_submit_fd_refused);
+	tcase_add_test(tc, test_submit_inplace);
+	tcase_add_test(tc, test_segpool);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("local");

@@ -28,6 +28,7 @@ struct tcall {
 	int			 nerr;
 	int			 cancel_after;	/* -1: never cancelled */
 	int			 ncancel;	/* cancelled() calls */
+	int			 npass;		/* pass_input() calls */
 };
 
 static int
@@ -59,6 +60,16 @@ tcall_error(struct commis_call *c, const char *fmt, ...)
 	t->nerr++;
 }
 
+/* The copy a worker makes for inline input. */
+static int
+tcall_pass_input(struct commis_call *c)
+{
+	struct tcall	*t = c->priv;
+
+	t->npass++;
+	return tcall_write(c, c->input, c->input_len);
+}
+
 static int
 tcall_cancelled(struct commis_call *c)
 {
@@ -77,6 +88,7 @@ tcall_init(struct tcall *t, const char *input)
 	t->c.write = tcall_write;
 	t->c.error = tcall_error;
 	t->c.cancelled = tcall_cancelled;
+	t->c.pass_input = tcall_pass_input;
 	t->c.priv = t;
 	t->limit = SIZE_MAX;
 	t->cancel_after = -1;
@@ -87,6 +99,16 @@ tcall_free(struct tcall *t)
 {
 	free(t->out);
 	t->out = NULL;
+}
+
+/* An in-place call on buf, as a worker makes for an in-place segment. */
+static void
+tcall_init_rw(struct tcall *t, uint8_t *buf, size_t len)
+{
+	tcall_init(t, "");
+	t->c.input = buf;
+	t->c.input_len = len;
+	t->c.input_rw = buf;
 }
 
 /* Runs a handler of set (the built-ins when set is NULL) on input. */
@@ -120,7 +142,7 @@ cpu_ms(void)
 START_TEST(test_builtin_set)
 {
 	static const char *const names[] = {
-		"echo", "sha256", "spin", "sleep", "fault"
+		"echo", "sha256", "xor", "spin", "sleep", "fault"
 	};
 	struct handler_set	*set;
 	struct handler_ent	*ent;
@@ -128,16 +150,19 @@ START_TEST(test_builtin_set)
 
 	set = handlers_new();
 	ck_assert_ptr_nonnull(set);
-	ck_assert_uint_eq(handlers_count(set), 5);
-	for (i = 0; i < 5; i++) {
+	ck_assert_uint_eq(handlers_count(set), 6);
+	for (i = 0; i < 6; i++) {
 		ent = handlers_find(set, names[i]);
 		ck_assert_ptr_nonnull(ent);
 		ck_assert_str_eq(ent->h->name, names[i]);
 		ck_assert(ent->h->flags & COMMIS_HANDLER_THREAD_SAFE);
+		/* Only xor works in place. */
+		ck_assert_int_eq(!!(ent->h->flags & COMMIS_HANDLER_INPLACE),
+		    strcmp(names[i], "xor") == 0);
 		ck_assert_int_eq(ent->inited, 0);
 		ck_assert_ptr_nonnull(handlers_at(set, i));
 	}
-	ck_assert_ptr_null(handlers_at(set, 5));
+	ck_assert_ptr_null(handlers_at(set, 6));
 	ck_assert_ptr_null(handlers_find(set, "nope"));
 	ck_assert_ptr_null(handlers_find(set, ""));
 	ck_assert_int_eq(handlers_init(set, NULL), 0);
@@ -151,8 +176,10 @@ START_TEST(test_echo)
 {
 	struct tcall	t;
 
+	/* Through pass_input, so that a segment goes back uncopied. */
 	tcall_init(&t, "hello\nworld");
 	ck_assert_int_eq(run(NULL, "echo", &t), 0);
+	ck_assert_int_eq(t.npass, 1);
 	ck_assert_uint_eq(t.len, 11);
 	ck_assert_str_eq(t.out, "hello\nworld");
 	tcall_free(&t);
@@ -161,6 +188,7 @@ START_TEST(test_echo)
 	ck_assert_int_eq(run(NULL, "echo", &t), 0);
 	ck_assert_uint_eq(t.len, 0);
 	ck_assert_int_eq(t.nerr, 0);
+	tcall_free(&t);
 
 	/* A result over the limit is the handler's error. */
 	tcall_init(&t, "too long");
@@ -188,6 +216,107 @@ START_TEST(test_sha256)
 	ck_assert_str_eq(t.out, "ba7816bf8f01cfea414140de5dae2223"
 	    "b00361a396177a9cb410ff61f20015ad");
 	tcall_free(&t);
+}
+END_TEST
+
+/* xor of every byte with 0x5a, as output. */
+static uint8_t *
+xored(const uint8_t *in, size_t len)
+{
+	uint8_t	*out;
+	size_t	 i;
+
+	out = malloc(len + 1);
+	ck_assert_ptr_nonnull(out);
+	for (i = 0; i < len; i++)
+		out[i] = in[i] ^ 0x5a;
+	return out;
+}
+
+START_TEST(test_xor)
+{
+	struct tcall	 t, t2;
+	uint8_t		*in, *want;
+	size_t		 n = 200000, i;	/* several 64 KiB chunks */
+
+	tcall_init(&t, "abc");
+	ck_assert_int_eq(run(NULL, "xor", &t), 0);
+	ck_assert_uint_eq(t.len, 3);
+	ck_assert_mem_eq(t.out, "\x3b\x38\x39", 3);
+	tcall_free(&t);
+
+	tcall_init(&t, "");
+	ck_assert_int_eq(run(NULL, "xor", &t), 0);
+	ck_assert_uint_eq(t.len, 0);
+	ck_assert_int_eq(t.nerr, 0);
+	tcall_free(&t);
+
+	in = malloc(n);
+	ck_assert_ptr_nonnull(in);
+	for (i = 0; i < n; i++)
+		in[i] = (uint8_t)(i * 31 + i / 256);
+	want = xored(in, n);
+	tcall_init(&t, "");
+	t.c.input = in;
+	t.c.input_len = n;
+	ck_assert_int_eq(run(NULL, "xor", &t), 0);
+	ck_assert_uint_eq(t.len, n);
+	ck_assert_mem_eq(t.out, want, n);
+	/* Twice gives the input back. */
+	tcall_init(&t2, "");
+	t2.c.input = (const uint8_t *)t.out;
+	t2.c.input_len = t.len;
+	ck_assert_int_eq(run(NULL, "xor", &t2), 0);
+	ck_assert_uint_eq(t2.len, n);
+	ck_assert_mem_eq(t2.out, in, n);
+	tcall_free(&t2);
+	tcall_free(&t);
+
+	/* A result over the limit is the handler's error. */
+	tcall_init(&t, "");
+	t.c.input = in;
+	t.c.input_len = n;
+	t.limit = 70000;
+	ck_assert_int_ne(run(NULL, "xor", &t), 0);
+	ck_assert_str_eq(t.err, "xor: result too large");
+	tcall_free(&t);
+	free(want);
+	free(in);
+}
+END_TEST
+
+START_TEST(test_xor_inplace)
+{
+	struct tcall	 t;
+	uint8_t		*buf, *orig, *want;
+	size_t		 n = 150001, i;
+
+	buf = malloc(n);
+	orig = malloc(n);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_ptr_nonnull(orig);
+	for (i = 0; i < n; i++)
+		orig[i] = buf[i] = (uint8_t)(i ^ (i >> 8));
+	want = xored(orig, n);
+
+	tcall_init_rw(&t, buf, n);
+	ck_assert_int_eq(run(NULL, "xor", &t), 0);
+	ck_assert_int_eq(t.nerr, 0);
+	ck_assert_uint_eq(t.len, 0);		/* no output in place */
+	ck_assert_ptr_null(t.out);
+	ck_assert_mem_eq(buf, want, n);
+
+	tcall_init_rw(&t, buf, n);
+	ck_assert_int_eq(run(NULL, "xor", &t), 0);
+	ck_assert_uint_eq(t.len, 0);
+	ck_assert_mem_eq(buf, orig, n);
+
+	tcall_init_rw(&t, buf, 0);
+	ck_assert_int_eq(run(NULL, "xor", &t), 0);
+	ck_assert_uint_eq(t.len, 0);
+	free(want);
+	free(orig);
+	free(buf);
 }
 END_TEST
 
@@ -496,7 +625,7 @@ START_TEST(test_load)
 	char			*cause = NULL, want[64];
 
 	set = load_testmod();
-	ck_assert_uint_eq(handlers_count(set), 10);
+	ck_assert_uint_eq(handlers_count(set), 11);
 	ck_assert_ptr_nonnull(handlers_find(set, "echo"));
 	ent = handlers_find(set, "test.state");
 	ck_assert_ptr_nonnull(ent);
@@ -555,7 +684,7 @@ START_TEST(test_load_duplicate)
 	    test_build_path("testmod.so"));
 	ck_assert_str_eq(cause, want);
 	free(cause);
-	ck_assert_uint_eq(handlers_count(set), 10);
+	ck_assert_uint_eq(handlers_count(set), 11);
 
 	/* The failed load's dlclose must not have unmapped the first one. */
 	tcall_init(&t, "abc");
@@ -578,7 +707,7 @@ check_load_fails(const char *path, const char *want)
 	ck_assert_ptr_nonnull(cause);
 	ck_assert_msg(strncmp(cause, path, strlen(path)) == 0 &&
 	    strstr(cause, want) != NULL, "cause '%s', want '%s'", cause, want);
-	ck_assert_uint_eq(handlers_count(set), 5);
+	ck_assert_uint_eq(handlers_count(set), 6);
 	free(cause);
 	handlers_free(set);
 }
@@ -588,7 +717,7 @@ START_TEST(test_load_errors)
 	check_load_fails(test_build_path("no-such-module.so"),
 	    "No such file");
 	check_load_fails(test_build_path("testmod_badabi.so"),
-	    ": ABI 999, expected 1");
+	    ": ABI 999, expected 2");
 	/* A real shared object without the symbol: libcrypto, linked in. */
 	check_load_fails("libcrypto.so.3", ": missing symbol commis_module");
 }
@@ -631,6 +760,8 @@ handlers_suite(void)
 	tcase_add_test(tc, test_builtin_set);
 	tcase_add_test(tc, test_echo);
 	tcase_add_test(tc, test_sha256);
+	tcase_add_test(tc, test_xor);
+	tcase_add_test(tc, test_xor_inplace);
 	tcase_add_test(tc, test_spin_burns_cpu);
 	tcase_add_test(tc, test_sleep);
 	tcase_add_test(tc, test_bad_ms);

@@ -9,6 +9,7 @@
 static Suite *(*const suites[])(void) = {
 	msg_suite,
 	frame_suite,
+	seg_suite,
 	queue_suite,
 	config_suite,
 	handlers_suite,
@@ -16,6 +17,7 @@ static Suite *(*const suites[])(void) = {
 	worker_suite,
 	sup_suite,
 	supervise_suite,
+	bulk_suite,
 	cli_suite,
 };
 

@@ -11,6 +11,7 @@
 
 Suite	*msg_suite(void);
 Suite	*frame_suite(void);
+Suite	*seg_suite(void);
 Suite	*queue_suite(void);
 Suite	*config_suite(void);
 Suite	*handlers_suite(void);
@@ -18,6 +19,7 @@ Suite	*client_suite(void);
 Suite	*worker_suite(void);
 Suite	*sup_suite(void);
 Suite	*supervise_suite(void);
+Suite	*bulk_suite(void);
 Suite	*cli_suite(void);
 
 /* A fresh mkdtemp directory under $TMPDIR; the path is malloc'd. */

@@ -53,6 +53,11 @@ struct commis_job_info {
 
 struct commis_result {
 	uint64_t	 request_id;
+	/* When the result came as a segment, output is a read-only mapping
+	 * of it and output_fd its fd (else -1): do not write to it;
+	 * commis_result_free unmaps and closes it. */
+	int		 output_fd;
+	int		 output_mapped;	/* the library's: output is a map */
 	uint64_t	 job_id;	/* 0 when rejected */
 	int		 error;		/* 0, or enum commis_err if rejected */
 	int		 status;	/* enum commis_status when not rejected */
@@ -115,6 +120,51 @@ int		 commis_admin(commis_client *, int argc, const char *const *argv,
 		    char **text);
 /* The enum commis_err of the last COMMIS_ERR_REJECTED, else 0. */
 int		 commis_client_errcode(const commis_client *);
+
+/*
+ * Bulk data as segments (docs/protocol.md): the payload goes to the
+ * worker as a sealed memfd, without passing through commisd's memory, and
+ * a large result comes back the same way (see output_fd above).
+ */
+/* Copies len bytes into a fresh sealed segment and submits it. */
+int		 commis_submit_copy(commis_client *, const char *handler,
+		    const void *data, size_t len,
+		    const struct commis_submit_opts *, struct commis_result *out);
+/* Submits a memfd as it is: the library adds the input seals if they are
+ * missing (so fd must allow sealing) and sends a reference; the caller
+ * still owns fd and closes it. */
+int		 commis_submit_fd(commis_client *, const char *handler, int fd,
+		    const struct commis_submit_opts *, struct commis_result *out);
+int		 commis_submit_fd_async(commis_client *, const char *handler,
+		    int fd, const struct commis_submit_opts *,
+		    uint64_t *request_id);
+
+/*
+ * In-place jobs, the analogue of a SharedArrayBuffer: a segment whose size
+ * is sealed but whose contents stay writable, transformed in place by a
+ * handler flagged COMMIS_HANDLER_INPLACE. Such segments can be reused, so
+ * a pool keeps them (their pages stay faulted in).
+ */
+struct commis_seg {
+	int		 fd;
+	uint8_t		*data;		/* writable mapping of size bytes */
+	size_t		 size;
+};
+typedef struct commis_segpool commis_segpool;
+
+/* A pool that keeps up to max_bytes of idle segments for reuse. */
+commis_segpool	*commis_segpool_new(size_t max_bytes);
+void		 commis_segpool_free(commis_segpool *);
+/* An in-place segment of exactly size bytes (from the pool if it has
+ * one), or NULL with errno. */
+struct commis_seg *commis_seg_get(commis_segpool *, size_t size);
+/* Gives a segment back to the pool (or frees it beyond max_bytes). */
+void		 commis_seg_put(commis_segpool *, struct commis_seg *);
+/* Runs handler on seg in place; when it succeeds seg->data holds the
+ * result (out->output is NULL). */
+int		 commis_submit_inplace(commis_client *, const char *handler,
+		    struct commis_seg *, const struct commis_submit_opts *,
+		    struct commis_result *out);
 
 /* Round trip of a PING, in nanoseconds. */
 int		 commis_ping(commis_client *, uint64_t *rtt_ns);

@@ -15,16 +15,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define COMMIS_HANDLER_ABI	1
+#define COMMIS_HANDLER_ABI	2
 #define COMMIS_MODULE_SYMBOL	"commis_module"
 
 /* Handler flags. */
 #define COMMIS_HANDLER_THREAD_SAFE	0x0001	/* may run on many threads */
+#define COMMIS_HANDLER_INPLACE		0x0002	/* can transform input_rw in
+						   place (in-place jobs) */
 
-/* One call of a handler: the job's input and the ways to answer. */
+/*
+ * One call of a handler: the job's input and the ways to answer.
+ *
+ * The input is inline bytes or a mapped segment; either way it is
+ * read-only at `input`. For an in-place job (only given to handlers
+ * flagged COMMIS_HANDLER_INPLACE) `input_rw` is a writable view of the
+ * same bytes: the handler transforms them there and writes no output.
+ * Otherwise `input_rw` is NULL.
+ */
 struct commis_call {
 	const uint8_t	*input;
 	size_t		 input_len;
+	uint8_t		*input_rw;	/* in-place jobs only, else NULL */
 	void		*state;		/* what init() stored */
 
 	/* Appends to the result. 0, or -1 when it would exceed the limit. */
@@ -34,6 +45,9 @@ struct commis_call {
 			    __attribute__((format(printf, 2, 3)));
 	/* Non-zero once the supervisor asked this job to stop. */
 	int		(*cancelled)(struct commis_call *);
+	/* Makes the input the result: without a copy when the input is a
+	 * segment (its fd goes back as the output). 0, or -1 like write(). */
+	int		(*pass_input)(struct commis_call *);
 
 	void		*priv;		/* the worker's; do not touch */
 };

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define COMMIS_PROTO_VERSION	2
+#define COMMIS_PROTO_VERSION	3
 /* "CMIS" as the first four bytes on the wire (little-endian u32). */
 #define COMMIS_PROTO_MAGIC	0x53494d43u
 
@@ -71,7 +71,8 @@ enum commis_msg {
 
 	/* Worker channel. */
 	COMMIS_MSG_READY	= 32,	/* W->S: u32 pid; handlers initialised */
-	COMMIS_MSG_JOB		= 33,	/* S->W: str handler, bytes input */
+	COMMIS_MSG_JOB		= 33,	/* S->W: str handler, u32 flags
+					   (COMMIS_SUBMIT_INPLACE), bytes input */
 	COMMIS_MSG_DONE		= 34,	/* W->S: u8 ok, str error, bytes output */
 	COMMIS_MSG_CANCEL	= 35,	/* S->W: empty; soft cancel of job id */
 	COMMIS_MSG_STARTED	= 36,	/* W->S: empty; job id began running */
@@ -84,7 +85,23 @@ enum commis_msg {
 /* SUBMIT flags. */
 #define COMMIS_SUBMIT_NOWAIT	0x0001	/* answer ACCEPTED, keep the result
 					   for STATUS/WAIT */
-#define COMMIS_SUBMIT_KNOWN	0x0001
+#define COMMIS_SUBMIT_INPLACE	0x0002	/* the fd is an in-place segment */
+#define COMMIS_SUBMIT_KNOWN	0x0003
+
+/*
+ * Segments: bulk data as a memfd that travels with its frame (FLAG_FD),
+ * in place of the frame's `bytes` field, which is then empty.
+ *   SUBMIT + fd: the input. Sealed COMMIS_SEALS_INPUT, or, with
+ *     COMMIS_SUBMIT_INPLACE, at least COMMIS_SEALS_INPLACE (size fixed,
+ *     contents writable: the handler transforms it in place and the
+ *     RESULT carries no output: the client reads its own segment).
+ *   JOB + fd: the same segment, passed on by the supervisor unmapped.
+ *   DONE + fd, RESULT + fd: the output, sealed COMMIS_SEALS_INPUT.
+ * Every receiver checks the seals and the fstat size (against its
+ * limit) before it maps a segment.
+ */
+#define COMMIS_SEALS_INPLACE	0x0006	/* F_SEAL_SHRINK | F_SEAL_GROW */
+#define COMMIS_SEALS_INPUT	0x000f	/* ... | F_SEAL_WRITE | F_SEAL_SEAL */
 
 /* Where a job is, in JOB_INFO. */
 enum commis_job_state {
@@ -119,6 +136,8 @@ enum commis_err {
 	COMMIS_E_BAD_ARGS	= 12,	/* ADMIN command or arguments wrong */
 	COMMIS_E_CONFIG		= 13,	/* reload refused: config errors */
 	COMMIS_E_STATE		= 14,	/* not possible in the job's state */
+	COMMIS_E_SEGMENT	= 15,	/* segment unsealed, too large, or too
+					   many in flight on the connection */
 };
 
 /* Terminal states of a job, in COMMIS_MSG_RESULT. */
