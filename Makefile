@@ -14,7 +14,7 @@ TESTPKGS = check
 # Mandatory flags, appended so that CFLAGS=... on the command line keeps them.
 override CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP \
 	-DCOMMIS_SYSCONFDIR='"$(SYSCONFDIR)"'
-override CFLAGS += -std=c11 -fPIC -Wall -Wextra -Wshadow -Wpointer-arith \
+override CFLAGS += -std=c11 -pthread -fPIC -Wall -Wextra -Wshadow -Wpointer-arith \
 	-Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter
 ifneq ($(WERROR),)
 override CFLAGS += -Werror
@@ -31,8 +31,9 @@ LIB_SRCS = src/msg.c src/frame.c src/seg.c src/client.c
 SUP_SRCS = src/log.c src/config.c src/config_keys.c src/chan.c src/queue.c src/idmap.c \
 	src/job.c src/dispatch.c src/admin.c \
 	src/pool.c src/control.c src/stats.c src/sup.c src/worker.c \
-	src/handlers.c src/builtins.c
-CLI_SRCS = src/cli.c
+	src/host.c src/handlers.c src/builtins.c
+CLI_SRCS = src/cli.c src/cli_bench.c src/cli_bench_stats.c src/cli_bench_run.c \
+	src/cli_bench_out.c
 TEST_SRCS = $(wildcard tests/check_*.c) tests/testlib.c
 
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)

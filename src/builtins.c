@@ -277,18 +277,21 @@ bad:
 }
 
 /*
- * A real SIGSEGV with the default action, even if the worker installed a
- * handler or blocked the signal on this thread.
+ * A real SIGSEGV, even if the signal is blocked on this thread. A handler
+ * the process installed sees it first (a thread host notes which job
+ * crashed, then dies by it); if that handler returns, or the signal is
+ * ignored, the default action follows.
  */
 static int
 builtin_fault_segv(struct commis_call *call)
 {
 	sigset_t	set;
 
-	signal(SIGSEGV, SIG_DFL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGSEGV);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	raise(SIGSEGV);
+	signal(SIGSEGV, SIG_DFL);
 	raise(SIGSEGV);
 	call->error(call, "fault: segv: still alive");
 	return -1;

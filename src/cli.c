@@ -25,6 +25,7 @@
 
 #include "commis/client.h"
 #include "cli.h"
+#include "cli_bench.h"
 #include "config.h"
 #include "exitcode.h"
 #include "seg.h"
@@ -143,6 +144,8 @@ static const struct cli_cmd cli_cmds[] = {
 	{ .name = "ping", .args = "[--count N]",
 	  .help = "Check that commisd answers, and print the round trip time.",
 	  .exec = cli_ping },
+	{ .name = "bench", .args = CLI_BENCH_ARGS, .help = CLI_BENCH_HELP,
+	  .exec = cli_bench },
 	{ .name = "help", .args = "[COMMAND]",
 	  .help = "Show this help, or the usage of one command.",
 	  .exec = cli_help },

@@ -501,7 +501,7 @@ config_pool_rules(struct cload *l, struct pool_config *pc,
     const struct cseen *seen, const struct cnode *item)
 {
 	const struct cseen	*rd, *rdm, *mode, *w, *minw, *maxw, *mins,
-				*maxs;
+				*maxs, *iso;
 	int			 workers_ok;
 
 #define BAD(s)	((s)->key != NULL && !(s)->ok)
@@ -519,6 +519,15 @@ config_pool_rules(struct cload *l, struct pool_config *pc,
 		cerr_add(&l->err, pool_mark(rdm, rd, item),
 		    "restart_delay_max_ms: %u is less than restart_delay_ms %u",
 		    pc->restart_delay_max_ms, pc->restart_delay_ms);
+
+	/* A thread pool is one host process with `workers` threads. */
+	iso = &seen[pool_key("isolation")];
+	if (!BAD(iso) && !BAD(mode) && pc->isolation == ISOLATION_THREAD &&
+	    pc->mode != POOL_MODE_STATIC)
+		cerr_add(&l->err, pool_mark(mode, iso, item), "mode: %s pools "
+		    "must be static with isolation: thread (one host process "
+		    "of `workers` threads)", pc->mode == POOL_MODE_DYNAMIC ?
+		    "dynamic" : "ondemand");
 
 	/* Checked in every mode, though static ignores these keys. */
 	workers_ok = !BAD(minw) && !BAD(maxw);

@@ -129,8 +129,11 @@ const struct config_key config_pool_keys[] = {
 	  "mode." },
 	{ .name = "isolation", .type = CT_ISOLATION, POOL(isolation),
 	  .def = "process",
-	  .help = "`process`: each worker is a forked process. `thread` "
-	  "(workers as threads of one host process) is not supported yet." },
+	  .help = "`process`: each worker is a forked process. `thread`: "
+	  "one forked host process runs `workers` threads (mode must be "
+	  "`static`); handlers must be flagged thread-safe. A crash or a "
+	  "hard timeout in one thread costs the whole host and requeues the "
+	  "other threads' jobs: see docs/isolation.md." },
 	{ .name = "timeout_ms", .type = CT_U32, POOL(timeout_ms),
 	  .min = 0, .max = 86400000, .def = "0",
 	  .help = "Timeout of one attempt of a job, in milliseconds. At "
@@ -381,7 +384,7 @@ range_str(const struct config_key *k, char *buf, size_t sz)
 		snprintf(buf, sz, "error, warning, info, debug");
 		break;
 	case CT_ISOLATION:
-		snprintf(buf, sz, "process (thread: not yet)");
+		snprintf(buf, sz, "process, thread");
 		break;
 	case CT_POOLMODE:
 		snprintf(buf, sz, "static, dynamic, ondemand");
@@ -558,9 +561,8 @@ set_word(const struct config_key *k, const char *s, char *field,
 			return 0;
 		}
 		if (strcmp(s, "thread") == 0) {
-			snprintf(err, errlen, "%s: thread is not supported yet",
-			    k->name);
-			return -1;
+			*(enum isolation *)field = ISOLATION_THREAD;
+			return 0;
 		}
 		break;
 	default:

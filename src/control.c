@@ -309,6 +309,13 @@ control_submit_check(struct conn *c, const struct frame *f,
 		    s->handler, (*pp)->cfg.name);
 		return COMMIS_E_NO_HANDLER;
 	}
+	if ((*pp)->cfg.isolation == ISOLATION_THREAD &&
+	    !(he->h->flags & COMMIS_HANDLER_THREAD_SAFE)) {
+		snprintf(msg, msglen, "handler '%s' is not thread-safe and "
+		    "pool '%s' runs jobs on threads", s->handler,
+		    (*pp)->cfg.name);
+		return COMMIS_E_UNSUPPORTED;
+	}
 	if ((s->flags & COMMIS_SUBMIT_INPLACE) &&
 	    !(he->h->flags & COMMIS_HANDLER_INPLACE)) {
 		snprintf(msg, msglen, "handler '%s' does not work in place",

@@ -1,14 +1,19 @@
 /*
- * Jobs between a pool's queue and its workers. A worker holds at most one
- * running job and up to `prefetch` more sent ahead (its `sent` list, in
- * order). Attempts are counted when the worker says STARTED, so a job
+ * Jobs between a pool's queue and its workers. A worker runs up to its
+ * capacity at once (1 for a process worker, `workers` threads for the host
+ * of a thread pool) and holds up to `prefetch` more sent ahead (its `sent`
+ * list, in order). Attempts are counted when the worker says STARTED, so a job
  * that is only sent ahead and taken back (REVOKE/REVOKED) or orphaned by a
  * dying worker costs no attempt and is never run twice by rebalancing: a
  * REVOKE races with STARTED, and whichever the worker sees first wins.
  *
  * Timeouts and cancels are soft first (CANCEL: the handler sees
- * cancelled()), then hard: SIGKILL kill_grace_ms later. The cause is
- * recorded before any signal. How a job ends is job_finish()'s; which
+ * cancelled()), then hard: SIGKILL kill_grace_ms later, each timed by the
+ * job's own timer. The cause is recorded before any signal. A thread host
+ * that dies takes all its running jobs with it: only the one that killed
+ * it (named by the host's crash note, or the one we killed it for) is
+ * charged an attempt; the others go back as they were (the blast radius,
+ * counted in the stats). How a job ends is job_finish()'s; which
  * workers exist is pool.c's.
  */
 #include <signal.h>
@@ -36,7 +41,7 @@ dispatch_send(struct worker *w, uint8_t type, uint64_t id, const void *p1,
 static unsigned
 dispatch_load(const struct worker *w)
 {
-	return (w->job != NULL) + w->nsent;
+	return w->nrun + w->nsent;
 }
 
 /* An idle worker, else (with prefetch) the least loaded one with room. */
@@ -47,11 +52,9 @@ dispatch_pick(struct pool *p)
 
 	if ((w = TAILQ_FIRST(&p->idle)) != NULL)
 		return w;
-	if (p->cfg.prefetch == 0)
-		return NULL;
 	TAILQ_FOREACH(w, &p->workers, entry) {
 		if (w->state != W_BUSY || w->retire == RETIRE_NOW ||
-		    dispatch_load(w) > p->cfg.prefetch)
+		    dispatch_load(w) >= w->capacity + p->cfg.prefetch)
 			continue;
 		if (best == NULL || dispatch_load(w) < dispatch_load(best))
 			best = w;
@@ -115,7 +118,8 @@ dispatch_rebalance(struct pool *p)
 	TAILQ_FOREACH(w, &p->workers, entry) {
 		if (nidle == 0)
 			break;
-		if (w->job == NULL || w->nsent == 0)
+		/* Jobs waiting only for a free thread there start soon. */
+		if (w->nsent == 0 || w->nrun < w->capacity)
 			continue;
 		TAILQ_FOREACH_REVERSE(job, &w->sent, job_list, wentry) {
 			if (!job->revoking) {
@@ -186,7 +190,7 @@ dispatch_retry(struct pool *p, struct job *job, enum commis_status st,
 static void
 dispatch_worker_free(struct worker *w)
 {
-	if (w->job != NULL || w->nsent > 0 || w->state == W_STOPPING ||
+	if (w->nrun > 0 || w->nsent > 0 || w->state == W_STOPPING ||
 	    w->reaped)
 		return;
 	if (w->retire == RETIRE_NOW) {
@@ -199,28 +203,32 @@ dispatch_worker_free(struct worker *w)
 static void
 dispatch_started(struct worker *w, const struct frame *f)
 {
-	struct job	*job = TAILQ_FIRST(&w->sent);
+	struct job	*job;
 	struct timeval	 tv;
 
-	if (job == NULL || job->id != f->hdr.id || w->job != NULL ||
-	    f->hdr.len != 0) {
+	TAILQ_FOREACH(job, &w->sent, wentry) {
+		if (job->id == f->hdr.id)
+			break;
+	}
+	if (job == NULL || w->nrun >= w->capacity || f->hdr.len != 0) {
 		pool_worker_kill(w, SIGKILL, "protocol error: bad STARTED");
 		return;
 	}
 	TAILQ_REMOVE(&w->sent, job, wentry);
 	w->nsent--;
+	TAILQ_INSERT_TAIL(&w->running, job, wentry);
+	w->nrun++;
 	job->revoking = 0;	/* the worker saw STARTED first */
 	job->state = JOB_RUNNING;
 	job->attempts++;
 	job->deadline_ns = 0;
 	job->last_pid = w->pid;
-	w->job = job;
-	w->job_start_ns = sup_now_ns();
+	job->start_ns = sup_now_ns();
+	job->timedout = job->grace = 0;
 	w->pool->nrunning++;
 	if (job->timeout_ms > 0) {
-		w->tstate = WT_TIMEOUT;
 		tv = tv_ms(job->timeout_ms);
-		evtimer_add(w->timer, &tv);
+		evtimer_add(job->timer, &tv);
 	}
 	if (job->cancel)
 		dispatch_cancel(job);
@@ -230,7 +238,7 @@ static void
 dispatch_done(struct worker *w, struct frame *f)
 {
 	struct pool	*p = w->pool;
-	struct job	*job = w->job;
+	struct job	*job;
 	struct mreader	 r;
 	const uint8_t	*out;
 	size_t		 outlen;
@@ -239,12 +247,15 @@ dispatch_done(struct worker *w, struct frame *f)
 	uint8_t		 ok;
 	int		 out_fd = -1;
 
+	TAILQ_FOREACH(job, &w->running, wentry) {
+		if (job->id == f->hdr.id)
+			break;
+	}
 	mr_init(&r, f->payload, f->hdr.len);
 	ok = mr_u8(&r);
 	mr_str(&r, err, sizeof err);
 	out = mr_bytes(&r, &outlen);
-	if (mr_end(&r) == -1 || job == NULL || f->hdr.id != job->id ||
-	    (f->fd != -1 && outlen != 0)) {
+	if (mr_end(&r) == -1 || job == NULL || (f->fd != -1 && outlen != 0)) {
 		pool_worker_kill(w, SIGKILL, "protocol error: bad DONE");
 		return;
 	}
@@ -260,13 +271,11 @@ dispatch_done(struct worker *w, struct frame *f)
 			outlen = (size_t)size;
 		}
 	}
-	w->job = NULL;
+	TAILQ_REMOVE(&w->running, job, wentry);
+	w->nrun--;
 	w->jobs_done++;
 	p->nrunning--;
-	if (w->tstate == WT_TIMEOUT || w->tstate == WT_GRACE) {
-		evtimer_del(w->timer);
-		w->tstate = WT_NONE;
-	}
+	evtimer_del(job->timer);
 	job->worker = NULL;
 	if (ok == 0)
 		job_finish_fd(p->sup->jobs, job, COMMIS_ST_SUCCEEDED, "",
@@ -274,15 +283,13 @@ dispatch_done(struct worker *w, struct frame *f)
 	else if (job->cancel)
 		job_finish(p->sup->jobs, job, COMMIS_ST_CANCELLED, "cancelled",
 		    NULL, 0);
-	else if (w->timedout)
-		dispatch_retry(p, job, COMMIS_ST_TIMEDOUT, w->cause);
-	else
+	else if (job->timedout) {
+		/* It stopped when asked: the worker stays. */
+		snprintf(why, sizeof why, "timeout after %u ms",
+		    job->timeout_ms);
+		dispatch_retry(p, job, COMMIS_ST_TIMEDOUT, why);
+	} else
 		job_finish(p->sup->jobs, job, COMMIS_ST_FAILED, err, NULL, 0);
-	/* The worker stopped in time: it stays. */
-	if (w->timedout) {
-		w->timedout = 0;
-		w->cause[0] = '\0';
-	}
 	pool_after_job(w);
 	dispatch_worker_free(w);
 }
@@ -356,38 +363,60 @@ dispatch_cancel(struct job *job)
 		dispatch_revoke(w, job);
 		return;
 	}
-	if (w->tstate == WT_GRACE || w->state == W_STOPPING)
+	if (job->grace || w->state == W_STOPPING)
 		return;
-	snprintf(w->cause, sizeof w->cause, "cancelled");
 	dispatch_send(w, COMMIS_MSG_CANCEL, job->id, NULL, 0, NULL, 0);
-	w->tstate = WT_GRACE;
+	job->grace = 1;
 	tv = tv_ms(w->pool->cfg.kill_grace_ms);
-	evtimer_add(w->timer, &tv);
+	evtimer_add(job->timer, &tv);
 }
 
 void
-dispatch_timer(struct worker *w)
+dispatch_job_timer(struct job *job)
 {
-	struct job	*job = w->job;
+	struct worker	*w = job->worker;
 	struct timeval	 tv;
+	char		 cause[64];
 
-	if (w->tstate == WT_GRACE) {
-		pool_worker_kill(w, SIGKILL, w->cause);
+	if (w == NULL || w->state == W_STOPPING)
+		return;
+	snprintf(cause, sizeof cause, job->timedout || !job->cancel ?
+	    "timeout after %u ms" : "cancelled", job->timeout_ms);
+	if (job->grace) {
+		/* Hard: the whole process goes, for this job. */
+		w->culprit = job->id;
+		pool_worker_kill(w, SIGKILL, cause);
 		return;
 	}
-	if (w->tstate != WT_TIMEOUT || job == NULL)
-		return;
 	/* Soft first: the handler may stop cleanly and keep its worker. */
-	w->timedout = 1;
-	snprintf(w->cause, sizeof w->cause, "timeout after %u ms",
-	    job->timeout_ms);
+	job->timedout = 1;
 	log_warnx("pool %s: job %llu on worker %u pid %ld: %s; asking it to "
 	    "stop", w->pool->cfg.name, (unsigned long long)job->id, w->id,
-	    (long)w->pid, w->cause);
+	    (long)w->pid, cause);
 	dispatch_send(w, COMMIS_MSG_CANCEL, job->id, NULL, 0, NULL, 0);
-	w->tstate = WT_GRACE;
+	job->grace = 1;
 	tv = tv_ms(w->pool->cfg.kill_grace_ms);
-	evtimer_add(w->timer, &tv);
+	evtimer_add(job->timer, &tv);
+}
+
+/*
+ * Which running job killed the worker: the one we killed it for, the one
+ * a thread host's crash note names, the only one a process worker runs;
+ * 0 when a thread host died without saying (every job is then charged).
+ */
+static uint64_t
+dispatch_culprit(struct worker *w)
+{
+	uint64_t	note;
+
+	if (w->culprit != 0)
+		return w->culprit;
+	if (w->crash_note != NULL &&
+	    (note = __atomic_load_n(w->crash_note, __ATOMIC_SEQ_CST)) != 0)
+		return note;
+	if (w->nrun == 1)
+		return TAILQ_FIRST(&w->running)->id;
+	return 0;
 }
 
 void
@@ -395,21 +424,36 @@ dispatch_worker_lost(struct worker *w, const char *how)
 {
 	struct pool	*p = w->pool;
 	struct job	*job;
+	uint64_t	 culprit = dispatch_culprit(w);
 	char		 cause[COMMIS_TEXT_MAX];
+	int		 blast = 0;
 
-	if ((job = w->job) != NULL) {
-		w->job = NULL;
+	while ((job = TAILQ_FIRST(&w->running)) != NULL) {
+		TAILQ_REMOVE(&w->running, job, wentry);
+		w->nrun--;
 		p->nrunning--;
-		if (w->timedout)
-			snprintf(cause, sizeof cause, "%s", w->cause);
+		evtimer_del(job->timer);
+		if (culprit != 0 && job->id != culprit && !w->exiting) {
+			/* Another thread's crash: back without a charge. */
+			job->attempts--;
+			p->st.blast_requeued++;
+			blast = 1;
+			dispatch_requeue(p, job, "its host died");
+			continue;
+		}
+		if (job->timedout)
+			snprintf(cause, sizeof cause, "timeout after %u ms",
+			    job->timeout_ms);
 		else if (w->cause[0] != '\0' && !w->exiting)
 			snprintf(cause, sizeof cause, "worker killed: %s (%s)",
 			    w->cause, how);
 		else
 			snprintf(cause, sizeof cause, "worker died: %s", how);
-		dispatch_retry(p, job, w->timedout ? COMMIS_ST_TIMEDOUT :
+		dispatch_retry(p, job, job->timedout ? COMMIS_ST_TIMEDOUT :
 		    COMMIS_ST_CRASHED, cause);
 	}
+	if (blast || (w->capacity > 1 && culprit != 0 && !w->exiting))
+		p->st.blast_events++;
 	/* Jobs sent ahead and never started cost no attempt. */
 	while ((job = TAILQ_FIRST(&w->sent)) != NULL) {
 		TAILQ_REMOVE(&w->sent, job, wentry);

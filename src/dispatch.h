@@ -16,8 +16,9 @@ struct frame;
 void	dispatch(struct pool *);
 /* Worker channel callbacks (chan_new). */
 void	dispatch_frame(struct chan *, struct frame *, void *worker);
-/* The worker's timer fired. */
-void	dispatch_timer(struct worker *);
+/* A running job's timer fired: its timeout, or the grace after a soft
+ * cancel. */
+void	dispatch_job_timer(struct job *);
 /* Cancel a SENT (revoke) or RUNNING (soft, then hard) job. */
 void	dispatch_cancel(struct job *);
 /* Takes back every prefetched job of a worker that is going away. */

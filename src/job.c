@@ -306,6 +306,10 @@ job_timer_cb(evutil_socket_t fd, short ev, void *arg)
 			job_arm(job, 0);
 		return;
 	}
+	if (job->state == JOB_RUNNING) {
+		dispatch_job_timer(job);
+		return;
+	}
 	if (job->state == JOB_QUEUED) {
 		pool_unqueue(p, job);
 		snprintf(cause, sizeof cause, "not started within %llu ms",

@@ -60,11 +60,16 @@ struct job {
 	pid_t			 last_pid;
 	uint64_t		 submit_ns;
 	uint64_t		 done_ns;
-	struct event		*timer;		/* delay, then deadline */
+	struct event		*timer;		/* delay, deadline, then the
+						   running attempt's timeout */
 	struct waiter_list	 waiters;
 	int			 cancel;	/* cancel requested */
 	int			 revoking;	/* REVOKE sent to its worker */
-	TAILQ_ENTRY(job)	 wentry;	/* its worker's prefetched jobs */
+	int			 timedout;	/* soft timeout sent */
+	int			 grace;		/* timer: SIGKILL when it fires */
+	uint64_t		 start_ns;	/* this attempt began */
+	TAILQ_ENTRY(job)	 wentry;	/* its worker's sent or running
+						   list, or the pool's delayed */
 
 	/* Terminal. */
 	int			 status;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -112,9 +113,12 @@ pool_handlers(const struct pool_config *cfg, char **cause)
 	return hs;
 }
 
+/* Processes wanted: a thread pool is one host of `workers` threads. */
 static unsigned
 pool_initial_target(const struct pool_config *cfg)
 {
+	if (cfg->isolation == ISOLATION_THREAD)
+		return 1;
 	return cfg->mode == POOL_MODE_STATIC ? cfg->workers : cfg->max_workers;
 }
 
@@ -160,6 +164,8 @@ pool_new(struct supervisor *sup, const struct pool_config *cfg,
 static void
 pool_worker_free(struct worker *w)
 {
+	if (w->crash_note != NULL)
+		munmap((void *)w->crash_note, sizeof *w->crash_note);
 	chan_free(w->chan);
 	if (w->timer != NULL)
 		event_free(w->timer);
@@ -331,7 +337,7 @@ pool_retire(struct worker *w, enum worker_retire how, const char *why)
 		/* No new job: its prefetched ones go to other workers. */
 		pool_worker_unset_idle(w);
 		dispatch_revoke_all(w);
-		if (w->job == NULL && w->nsent == 0)
+		if (w->nrun == 0 && w->nsent == 0)
 			pool_worker_close(w, why);
 	}
 }
@@ -342,13 +348,12 @@ pool_worker_timer(evutil_socket_t fd, short ev, void *arg)
 	struct worker	*w = arg;
 
 	if (w->tstate == WT_STOP) {
+		w->tstate = WT_NONE;
 		log_warnx("pool %s: worker %u pid %ld still there %u ms after "
 		    "it was asked to stop; SIGKILL", w->pool->cfg.name, w->id,
 		    (long)w->pid, w->pool->cfg.kill_grace_ms);
 		pool_worker_kill(w, SIGKILL, "did not stop");
-		return;
 	}
-	dispatch_timer(w);
 }
 
 static int
@@ -402,6 +407,26 @@ pool_may_spawn(struct pool *p, uint64_t *wait_ms)
 	return 1;
 }
 
+/*
+ * A thread host gets a page shared with us before the fork, where a
+ * crashing thread names its job (the host can no longer talk by then).
+ */
+static int
+pool_crash_note(struct pool *p, struct worker *w)
+{
+	void	*page;
+
+	w->capacity = p->cfg.isolation == ISOLATION_THREAD ? p->cfg.workers : 1;
+	if (p->cfg.isolation != ISOLATION_THREAD)
+		return 0;
+	page = mmap(NULL, sizeof *w->crash_note, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED)
+		return -1;
+	w->crash_note = page;
+	return 0;
+}
+
 static void
 pool_spawn(struct pool *p)
 {
@@ -412,7 +437,8 @@ pool_spawn(struct pool *p)
 
 	if ((w = calloc(1, sizeof *w)) == NULL ||
 	    (w->timer = evtimer_new(p->sup->base, pool_worker_timer, w)) ==
-	    NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+	    NULL || pool_crash_note(p, w) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		goto fail;
 	if ((pid = fork()) == -1) {
 		close(sv[0]);
@@ -430,6 +456,10 @@ pool_spawn(struct pool *p)
 		wa.segment_threshold = p->sup->cfg->segment_threshold <
 		    wa.max_payload ? p->sup->cfg->segment_threshold :
 		    wa.max_payload;
+		wa.threads = w->capacity;
+		wa.crash_note = w->crash_note;
+		if (p->cfg.isolation == ISOLATION_THREAD)
+			host_main(&wa);
 		worker_main(&wa);
 	}
 	close(sv[1]);
@@ -440,6 +470,7 @@ pool_spawn(struct pool *p)
 	w->state = W_STARTING;
 	w->start_ns = sup_now_ns();
 	TAILQ_INIT(&w->sent);
+	TAILQ_INIT(&w->running);
 	if (p->cfg.max_jobs > 0)
 		w->jobs_limit = p->cfg.max_jobs + (p->cfg.max_jobs_jitter > 0 ?
 		    (uint64_t)random() % (p->cfg.max_jobs_jitter + 1) : 0);
@@ -459,6 +490,8 @@ fail:
 	log_warn("pool %s: cannot start a worker", p->cfg.name);
 	if (w != NULL && w->timer != NULL)
 		event_free(w->timer);
+	if (w != NULL && w->crash_note != NULL)
+		munmap((void *)w->crash_note, sizeof *w->crash_note);
 	free(w);
 	p->spawn_after_ns = sup_now_ns() + 1000000000u;
 }
@@ -592,12 +625,12 @@ pool_tick(evutil_socket_t fd, short ev, void *arg)
 		next = TAILQ_NEXT(w, entry);
 		if (w->state == W_STOPPING || !w->ready)
 			continue;
-		if (p->cfg.max_rss > 0 && w->job != NULL &&
+		if (p->cfg.max_rss > 0 && w->nrun > 0 &&
 		    (rss = pool_rss(w->pid)) > p->cfg.max_rss) {
 			snprintf(why, sizeof why, "max_rss exceeded: %llu KiB "
 			    "while running job %llu",
-			    (unsigned long long)(rss >> 10),
-			    (unsigned long long)w->job->id);
+			    (unsigned long long)(rss >> 10), (unsigned long long)
+			    TAILQ_FIRST(&w->running)->id);
 			pool_worker_kill(w, SIGKILL, why);
 			continue;
 		}
@@ -739,7 +772,7 @@ pool_reap(struct pool *p, pid_t pid, int status)
 		chan_drain(w->chan);
 	pool_describe_exit(status, how, sizeof how);
 	asked = w->exiting;
-	job_caused = w->job != NULL;
+	job_caused = w->nrun > 0;
 	if (asked && WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		log_debug("pool %s: worker %u pid %ld exited: %s; cause: %s",
 		    p->cfg.name, w->id, (long)pid, how, w->cause);
@@ -782,7 +815,7 @@ pool_drain(struct pool *p)
 		return;
 	for (w = TAILQ_FIRST(&p->workers); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, entry);
-		if (w->job == NULL && w->nsent == 0 && w->state != W_STOPPING)
+		if (w->nrun == 0 && w->nsent == 0 && w->state != W_STOPPING)
 			pool_retire(w, RETIRE_NOW, p->draining ? "pool removed" :
 			    "shutdown");
 	}
@@ -802,7 +835,7 @@ pool_stop(struct pool *p)
 		next = TAILQ_NEXT(w, entry);
 		if (w->state == W_STOPPING)
 			continue;
-		if (w->job == NULL && w->nsent == 0)
+		if (w->nrun == 0 && w->nsent == 0)
 			pool_worker_close(w, "shutdown");
 		else {
 			w->exiting = 1;
@@ -842,6 +875,8 @@ pool_reconfigure(struct pool *p, const struct pool_config *cfg,
 int
 pool_scale(struct pool *p, unsigned n, char *why, size_t whylen)
 {
+	struct worker	*w;
+
 	if (n < 1 || n > 1024) {
 		snprintf(why, whylen, "size %u is out of range 1..1024", n);
 		return -1;
@@ -850,6 +885,17 @@ pool_scale(struct pool *p, unsigned n, char *why, size_t whylen)
 		snprintf(why, whylen, "size %u is below min_workers (%u)", n,
 		    p->cfg.min_workers);
 		return -1;
+	}
+	if (p->cfg.isolation == ISOLATION_THREAD) {
+		/* A new host with n threads replaces the old one. */
+		log_info("pool %s: scaled from %u to %u threads", p->cfg.name,
+		    p->cfg.workers, n);
+		p->cfg.workers = n;
+		p->generation++;
+		TAILQ_FOREACH(w, &p->workers, entry)
+			pool_retire(w, RETIRE_WANTED, "scale");
+		pool_maintain(p);
+		return 0;
 	}
 	log_info("pool %s: scaled from %u to %u workers%s", p->cfg.name,
 	    p->target, n, p->cfg.mode == POOL_MODE_STATIC ? "" : " at most");

@@ -33,11 +33,9 @@ enum worker_retire {
 	RETIRE_NOW,
 };
 
-/* What the worker's one timer is counting. */
+/* What the worker's own timer is counting (jobs have their own). */
 enum worker_timer {
 	WT_NONE,
-	WT_TIMEOUT,	/* the running job's timeout_ms */
-	WT_GRACE,	/* soft cancel sent; SIGKILL when it fires */
 	WT_STOP,	/* asked to exit; SIGKILL when it fires */
 };
 
@@ -49,21 +47,23 @@ struct worker {
 	enum worker_state	 state;
 	enum worker_retire	 retire;
 	struct chan		*chan;
-	struct job		*job;		/* running */
+	unsigned		 capacity;	/* jobs at once: 1, or threads */
+	struct job_list		 running;	/* STARTED, by wentry */
+	unsigned		 nrun;
 	struct job_list		 sent;		/* sent, not started, in order */
 	unsigned		 nsent;
 	uint64_t		 jobs_done;
 	uint64_t		 jobs_limit;	/* max_jobs + jitter; 0: none */
 	uint64_t		 start_ns;
-	uint64_t		 job_start_ns;
 	uint64_t		 idle_ns;	/* idle since */
 	struct event		*timer;
 	enum worker_timer	 tstate;
 	int			 ready;		/* READY seen */
 	int			 exiting;	/* we asked it to exit */
 	int			 reaped;	/* waitpid() returned it */
-	int			 timedout;	/* soft timeout sent for job */
 	int			 sigkilled;
+	uint64_t		 culprit;	/* job we killed it for, or 0 */
+	volatile uint64_t	*crash_note;	/* thread hosts: shared page */
 	char			 cause[128];	/* why we stopped it */
 	TAILQ_ENTRY(worker)	 entry;
 	TAILQ_ENTRY(worker)	 idle_entry;	/* while W_IDLE */
@@ -84,6 +84,8 @@ struct pool_stats {
 	uint64_t	rebalanced;	/* prefetched jobs taken back */
 	uint64_t	restarts;	/* workers re-forked after a death */
 	uint64_t	recycled;	/* workers retired by max_jobs etc. */
+	uint64_t	blast_events;	/* a host died with jobs running */
+	uint64_t	blast_requeued;	/* other threads' jobs it requeued */
 };
 
 struct pool {

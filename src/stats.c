@@ -50,20 +50,48 @@ stats_json_str(struct evbuffer *eb, const char *s)
 	evbuffer_add(eb, "\"", 1);
 }
 
+/* Job slots: workers, or a thread pool's threads. */
+static unsigned
+stats_size(const struct pool *p)
+{
+	return p->cfg.isolation == ISOLATION_THREAD ? p->cfg.workers :
+	    p->target;
+}
+
+/* Free job slots on ready workers that take jobs. */
+static unsigned
+stats_available(const struct pool *p)
+{
+	const struct worker	*w;
+	unsigned		 n = 0;
+
+	TAILQ_FOREACH(w, &p->workers, entry) {
+		if (!w->ready || w->state == W_STOPPING ||
+		    w->retire == RETIRE_NOW || w->nrun + w->nsent >= w->capacity)
+			continue;
+		n += w->capacity - w->nrun - w->nsent;
+	}
+	return n;
+}
+
 static void
 stats_json_worker(struct evbuffer *eb, const struct worker *w, uint64_t now)
 {
+	const struct job	*job = TAILQ_FIRST(&w->running);
+
 	evbuffer_add_printf(eb, "{\"id\":%u,\"pid\":%ld,\"state\":\"%s\","
 	    "\"generation\":%u,\"retire\":\"%s\",\"age_ms\":%llu,"
-	    "\"jobs_done\":%llu,\"prefetched\":%u,", w->id, (long)w->pid,
+	    "\"jobs_done\":%llu,\"threads\":%u,\"running\":%u,"
+	    "\"prefetched\":%u,", w->id, (long)w->pid,
 	    pool_worker_state_name(w->state), w->generation,
 	    stats_retire_name(w->retire),
 	    (unsigned long long)((now - w->start_ns) / NS_PER_MS),
-	    (unsigned long long)w->jobs_done, w->nsent);
-	if (w->job != NULL)
+	    (unsigned long long)w->jobs_done, w->capacity, w->nrun, w->nsent);
+	/* The oldest running job (threads may run more). */
+	if (job != NULL)
 		evbuffer_add_printf(eb, "\"job\":%llu,\"job_age_ms\":%llu}",
-		    (unsigned long long)w->job->id,
-		    (unsigned long long)((now - w->job_start_ns) / NS_PER_MS));
+		    (unsigned long long)job->id,
+		    (unsigned long long)((now - job->start_ns) / NS_PER_MS));
 	else
 		evbuffer_add_printf(eb, "\"job\":null,\"job_age_ms\":null}");
 }
@@ -75,26 +103,30 @@ stats_json_pool(struct evbuffer *eb, const struct pool *p, uint64_t now)
 	const struct worker	*w;
 	int			 first = 1;
 
-	evbuffer_add_printf(eb, "{\"name\":\"%s\",\"isolation\":\"process\","
+	evbuffer_add_printf(eb, "{\"name\":\"%s\",\"isolation\":\"%s\","
 	    "\"mode\":\"%s\",\"state\":\"%s\",\"generation\":%u,\"size\":%u,"
 	    "\"workers\":%u,\"active\":%u,\"available\":%u,\"starting\":%u,"
 	    "\"queued\":%zu,\"delayed\":%u,\"queue_max\":%u,", p->cfg.name,
+	    p->cfg.isolation == ISOLATION_THREAD ? "thread" : "process",
 	    pool_mode_name(p->cfg.mode), stats_pool_state(p), p->generation,
-	    p->target, p->nworkers, p->nrunning, pool_count(p, W_IDLE),
+	    stats_size(p), p->nworkers, p->nrunning, stats_available(p),
 	    pool_count(p, W_STARTING), queue_len(&p->queue), p->ndelayed,
 	    p->cfg.queue_max);
 	evbuffer_add_printf(eb, "\"jobs\":{\"submitted\":%llu,\"rejected\":%llu,"
 	    "\"succeeded\":%llu,\"failed\":%llu,\"timedout\":%llu,"
 	    "\"crashed\":%llu,\"cancelled\":%llu,\"expired\":%llu,"
 	    "\"dead\":%llu,\"retried\":%llu,\"rebalanced\":%llu},"
-	    "\"restarts\":%llu,\"recycled\":%llu,\"worker_list\":[",
+	    "\"restarts\":%llu,\"recycled\":%llu,\"blast_events\":%llu,"
+	    "\"blast_requeued\":%llu,\"worker_list\":[",
 	    (unsigned long long)s->submitted, (unsigned long long)s->rejected,
 	    (unsigned long long)s->succeeded, (unsigned long long)s->failed,
 	    (unsigned long long)s->timedout, (unsigned long long)s->crashed,
 	    (unsigned long long)s->cancelled, (unsigned long long)s->expired,
 	    (unsigned long long)s->dead, (unsigned long long)s->retried,
 	    (unsigned long long)s->rebalanced, (unsigned long long)s->restarts,
-	    (unsigned long long)s->recycled);
+	    (unsigned long long)s->recycled,
+	    (unsigned long long)s->blast_events,
+	    (unsigned long long)s->blast_requeued);
 	TAILQ_FOREACH(w, &p->workers, entry) {
 		if (!first)
 			evbuffer_add(eb, ",", 1);
@@ -137,11 +169,12 @@ stats_text_pool(struct evbuffer *eb, const struct pool *p, uint64_t now)
 {
 	const struct pool_stats	*s = &p->st;
 	const struct worker	*w;
+	const struct job	*job;
 
 	evbuffer_add_printf(eb, "%-12s %-8s %4u %6u %9u %6zu %9llu %9llu "
 	    "%6llu %8llu %7llu %5llu %7llu %8llu  %s\n", p->cfg.name,
-	    pool_mode_name(p->cfg.mode), p->target, p->nrunning,
-	    pool_count(p, W_IDLE), pool_queued(p),
+	    pool_mode_name(p->cfg.mode), stats_size(p), p->nrunning,
+	    stats_available(p), pool_queued(p),
 	    (unsigned long long)s->submitted, (unsigned long long)s->succeeded,
 	    (unsigned long long)s->failed, (unsigned long long)s->timedout,
 	    (unsigned long long)s->crashed, (unsigned long long)s->dead,
@@ -152,10 +185,14 @@ stats_text_pool(struct evbuffer *eb, const struct pool *p, uint64_t now)
 		    "jobs %-8llu", w->id, (long)w->pid,
 		    pool_worker_state_name(w->state), w->generation,
 		    (unsigned long long)w->jobs_done);
-		if (w->job != NULL)
-			evbuffer_add_printf(eb, " job %llu for %llu ms",
-			    (unsigned long long)w->job->id, (unsigned long long)
-			    ((now - w->job_start_ns) / NS_PER_MS));
+		if ((job = TAILQ_FIRST(&w->running)) != NULL)
+			evbuffer_add_printf(eb, " job %llu for %llu ms%s",
+			    (unsigned long long)job->id, (unsigned long long)
+			    ((now - job->start_ns) / NS_PER_MS),
+			    w->nrun > 1 ? " (+ more)" : "");
+		if (w->capacity > 1)
+			evbuffer_add_printf(eb, " threads %u running %u",
+			    w->capacity, w->nrun);
 		if (w->nsent > 0)
 			evbuffer_add_printf(eb, " +%u prefetched", w->nsent);
 		if (w->retire != RETIRE_NONE)

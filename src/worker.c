@@ -13,6 +13,11 @@
  * job's error, never the worker's death. Whatever happens, the input is
  * unmapped and every fd closed once DONE is sent. The worker knows
  * nothing of pools, clients or how the supervisor routes results.
+ *
+ * The start-up and the running of one job (wjob.h) are shared with the
+ * thread host (host.c): that code reaches the channel and the cancel flag
+ * only through a struct wjob_env, and keeps no state of its own, so that
+ * several threads may run it at once.
  */
 #include <errno.h>
 #include <poll.h>
@@ -34,34 +39,19 @@
 #include "log.h"
 #include "msg.h"
 #include "seg.h"
+#include "wjob.h"
 #include "worker.h"
 
-#define WORKER_FD	3
-
-/* A job sent to this worker, copied out of the decoder's buffer. */
-struct wjob {
-	uint64_t		 id;
-	char			 handler[COMMIS_NAME_MAX];
-	uint32_t		 flags;		/* COMMIS_SUBMIT_INPLACE */
-	uint8_t			*input;		/* inline input */
-	size_t			 len;
-	int			 fd;		/* the input segment, or -1 */
-	const char		*bad;		/* why the JOB cannot run */
-	int			 cancel;	/* CANCEL came before it began */
-	TAILQ_ENTRY(wjob)	 entry;
-};
-
 struct wstate {
-	const struct worker_args	*wa;
+	struct wjob_env			 env;		/* first: see below */
 	struct frame_dec		 dec;
-	TAILQ_HEAD(, wjob)		 queue;		/* sent, not started */
-	uint64_t			 running;	/* job id, or 0 */
-	int				 cancel;	/* for the running job */
+	struct wjob_list		 queue;		/* sent, not started */
+	struct wjob			*running;	/* or NULL */
 };
 
 struct wcall {
 	struct commis_call	 call;
-	struct wstate		*ws;
+	struct wjob_env		*env;
 	struct wjob		*j;
 	struct mbuf		 out;
 	char			 err[COMMIS_TEXT_MAX];
@@ -74,12 +64,13 @@ struct wcall {
 	int			 wrote;		/* write() in an in-place job */
 };
 
-static void
-worker_setup(const struct worker_args *wa)
+void
+worker_start(const struct worker_args *wa)
 {
-	struct sched_param	sp = { 0 };
-	sigset_t		set;
-	int			sig;
+	struct sched_param	 sp = { 0 };
+	sigset_t		 set;
+	char			*cause = NULL;
+	int			 sig;
 
 	if (wa->fd != WORKER_FD && dup2(wa->fd, WORKER_FD) == -1)
 		_exit(EXIT_WORKER_ERROR);
@@ -106,6 +97,23 @@ worker_setup(const struct worker_args *wa)
 	if (wa->cfg->sched_batch &&
 	    sched_setscheduler(0, SCHED_BATCH, &sp) == -1)
 		log_warn("worker: SCHED_BATCH");
+	if (handlers_init(wa->handlers, &cause) == -1) {
+		log_warnx("pool %s: worker start-up: %s", wa->cfg->name, cause);
+		_exit(EXIT_WORKER_NORESPAWN);
+	}
+}
+
+void
+worker_ready(struct wjob_env *env)
+{
+	struct mbuf	m;
+
+	mbuf_init(&m);
+	mbuf_u32(&m, (uint32_t)getpid());
+	if (m.err)
+		_exit(EXIT_WORKER_ERROR);
+	env->send(env, COMMIS_MSG_READY, 0, m.data, m.len, NULL, 0, -1);
+	mbuf_free(&m);
 }
 
 static int
@@ -166,20 +174,12 @@ worker_error(struct commis_call *call, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void
-worker_send(uint8_t type, uint64_t id, const void *p1, size_t n1,
-    const void *p2, size_t n2)
-{
-	if (frame_send(WORKER_FD, type, 0, id, p1, n1, p2, n2, -1) == -1)
-		_exit(EXIT_WORKER_ERROR);
-}
-
 /*
  * Takes the frame's fd. A malformed payload is the supervisor's bug and
- * ends the worker; a segment that does not fit the job is the job's error.
+ * ends the process; a segment that does not fit the job is the job's error.
  */
-static void
-worker_queue_job(struct wstate *ws, const struct frame *f)
+struct wjob *
+worker_job_new(const struct frame *f)
 {
 	struct mreader	 r;
 	struct wjob	*j;
@@ -187,6 +187,7 @@ worker_queue_job(struct wstate *ws, const struct frame *f)
 
 	if ((j = calloc(1, sizeof *j)) == NULL)
 		_exit(EXIT_WORKER_ERROR);
+	atomic_init(&j->cancel, 0);
 	j->fd = f->fd;
 	mr_init(&r, f->payload, f->hdr.len);
 	mr_str(&r, j->handler, sizeof j->handler);
@@ -205,93 +206,38 @@ worker_queue_job(struct wstate *ws, const struct frame *f)
 		memcpy(j->input, in, j->len);
 	}
 	j->id = f->hdr.id;
-	TAILQ_INSERT_TAIL(&ws->queue, j, entry);
+	return j;
 }
 
-static void
-worker_wjob_free(struct wjob *j)
+void
+worker_job_free(struct wjob *j)
 {
+	if (j == NULL)
+		return;
 	if (j->fd != -1)
 		close(j->fd);
 	free(j->input);
 	free(j);
 }
 
-/* Handles every complete frame in the decoder. */
-static void
-worker_frames(struct wstate *ws)
+struct wjob *
+worker_job_find(struct wjob_list *list, uint64_t id)
 {
-	struct frame	 f;
 	struct wjob	*j;
-	int		 r;
 
-	while ((r = frame_dec_next(&ws->dec, &f)) == 1) {
-		switch (f.hdr.type) {
-		case COMMIS_MSG_JOB:
-			worker_queue_job(ws, &f);
-			break;
-		case COMMIS_MSG_REVOKE:
-			/* Not started: give it back. Started: too late. */
-			TAILQ_FOREACH(j, &ws->queue, entry) {
-				if (j->id == f.hdr.id)
-					break;
-			}
-			if (j != NULL) {
-				TAILQ_REMOVE(&ws->queue, j, entry);
-				worker_wjob_free(j);
-				worker_send(COMMIS_MSG_REVOKED, f.hdr.id, NULL,
-				    0, NULL, 0);
-			}
-			break;
-		case COMMIS_MSG_CANCEL:
-			if (f.hdr.id == ws->running && ws->running != 0) {
-				ws->cancel = 1;
-				break;
-			}
-			/* Not started yet: it starts cancelled. A stale
-			 * one (the job is done) is harmless. */
-			TAILQ_FOREACH(j, &ws->queue, entry) {
-				if (j->id == f.hdr.id)
-					j->cancel = 1;
-			}
-			break;
-		default:
-			_exit(EXIT_WORKER_ERROR);
-		}
+	TAILQ_FOREACH(j, list, entry) {
+		if (j->id == id)
+			return j;
 	}
-	if (r == -1)
-		_exit(EXIT_WORKER_ERROR);
-}
-
-/* Reads once; with block == 0 only if bytes are waiting. */
-static void
-worker_read(struct wstate *ws, int block)
-{
-	struct pollfd	pfd = { .fd = WORKER_FD, .events = POLLIN };
-	ssize_t		n;
-
-	if (!block && poll(&pfd, 1, 0) != 1)
-		return;
-	n = frame_dec_read(&ws->dec, WORKER_FD);
-	if (n == 0) {
-		/* The supervisor let go of us. */
-		if (ws->running == 0)
-			handlers_fini(ws->wa->handlers);
-		_exit(EXIT_WORKER_OK);
-	}
-	if (n == -1 && errno != EINTR && errno != EAGAIN)
-		_exit(EXIT_WORKER_ERROR);
-	worker_frames(ws);
+	return NULL;
 }
 
 static int
-worker_cancelled(struct commis_call *call)
+worker_call_cancelled(struct commis_call *call)
 {
 	struct wcall	*wc = call->priv;
 
-	if (!wc->ws->cancel)
-		worker_read(wc->ws, 0);
-	return wc->ws->cancel;
+	return wc->env->cancelled(wc->env, wc->j);
 }
 
 /* Outputs above this go back as a segment. */
@@ -303,14 +249,14 @@ worker_threshold(const struct worker_args *wa)
 }
 
 static void
-worker_call_init(struct wcall *wc, struct wstate *ws, struct wjob *j)
+worker_call_init(struct wcall *wc, struct wjob_env *env, struct wjob *j)
 {
-	uint64_t	max = ws->wa->max_segment;
-	size_t		threshold = worker_threshold(ws->wa);
+	uint64_t	max = env->wa->max_segment;
+	size_t		threshold = worker_threshold(env->wa);
 
 	memset(wc, 0, sizeof *wc);
 	mbuf_init(&wc->out);
-	wc->ws = ws;
+	wc->env = env;
 	wc->j = j;
 	/* Up to the threshold inline, above it as a segment. */
 	wc->max = max > threshold ? (max > SIZE_MAX ? SIZE_MAX : max) :
@@ -319,7 +265,7 @@ worker_call_init(struct wcall *wc, struct wstate *ws, struct wjob *j)
 	wc->call.input_len = j->len;
 	wc->call.write = worker_write;
 	wc->call.error = worker_error;
-	wc->call.cancelled = worker_cancelled;
+	wc->call.cancelled = worker_call_cancelled;
 	wc->call.pass_input = worker_pass_input;
 	wc->call.priv = wc;
 }
@@ -345,7 +291,7 @@ worker_input(struct wcall *wc, const struct handler_ent *he)
 	if (j->fd == -1)
 		return 0;
 	if (seg_check(j->fd, wc->inplace ? SEG_INPLACE : SEG_INPUT,
-	    wc->ws->wa->max_segment, &size, why, sizeof why) == -1) {
+	    wc->env->wa->max_segment, &size, why, sizeof why) == -1) {
 		snprintf(wc->err, sizeof wc->err, "bad segment: %s", why);
 		return -1;
 	}
@@ -391,12 +337,13 @@ fail:
 /*
  * DONE: u8 ok, str error, bytes output, with the output's segment (the
  * passed input, or a new one) as the frame's fd and the bytes then empty.
- * frame_send() passes a reference: a new segment is closed here, the
- * input's with its job.
+ * Sending passes a reference: a new segment is closed here, the input's
+ * with its job.
  */
 static void
-worker_done(struct wstate *ws, struct wcall *wc, int ok)
+worker_done(struct wcall *wc, int ok)
 {
+	struct wjob_env	*env = wc->env;
 	struct mbuf	 m;
 	const void	*out = NULL;
 	size_t		 outlen = 0;
@@ -404,7 +351,7 @@ worker_done(struct wstate *ws, struct wcall *wc, int ok)
 
 	if (ok && wc->passed)
 		fd = wc->j->fd;
-	else if (ok && wc->out.len > worker_threshold(ws->wa)) {
+	else if (ok && wc->out.len > worker_threshold(env->wa)) {
 		if ((fd = worker_out_segment(wc)) == -1)
 			ok = 0;
 		own = fd != -1;
@@ -416,9 +363,10 @@ worker_done(struct wstate *ws, struct wcall *wc, int ok)
 	mbuf_u8(&m, ok ? 0 : 1);
 	mbuf_str(&m, ok ? "" : wc->err);
 	mbuf_u32(&m, (uint32_t)outlen);
-	if (m.err || frame_send(WORKER_FD, COMMIS_MSG_DONE, 0, wc->j->id,
-	    m.data, m.len, out, outlen, fd) == -1)
+	if (m.err)
 		_exit(EXIT_WORKER_ERROR);
+	env->send(env, COMMIS_MSG_DONE, wc->j->id, m.data, m.len, out, outlen,
+	    fd);
 	if (own)
 		close(fd);
 	mbuf_free(&m);
@@ -428,7 +376,7 @@ worker_done(struct wstate *ws, struct wcall *wc, int ok)
 static void
 worker_overflow(struct wcall *wc)
 {
-	const struct worker_args	*wa = wc->ws->wa;
+	const struct worker_args	*wa = wc->env->wa;
 
 	if (wc->max == wa->max_payload)
 		snprintf(wc->err, sizeof wc->err, "result larger than "
@@ -439,19 +387,20 @@ worker_overflow(struct wcall *wc)
 		    (unsigned long long)wa->max_segment);
 }
 
-static void
-worker_run(struct wstate *ws, struct wjob *j)
+void
+worker_job_run(struct wjob_env *env, struct wjob *j)
 {
 	struct handler_ent	*he;
 	struct wcall		 wc;
 	int			 ok = 0;
 
-	worker_call_init(&wc, ws, j);
-	ws->running = j->id;
-	ws->cancel = j->cancel;
-	worker_send(COMMIS_MSG_STARTED, j->id, NULL, 0, NULL, 0);
-	if ((he = handlers_find(ws->wa->handlers, j->handler)) == NULL)
+	worker_call_init(&wc, env, j);
+	if ((he = handlers_find(env->wa->handlers, j->handler)) == NULL)
 		snprintf(wc.err, sizeof wc.err, "no handler '%s'", j->handler);
+	else if (env->thread_safe_only &&
+	    !(he->h->flags & COMMIS_HANDLER_THREAD_SAFE))
+		snprintf(wc.err, sizeof wc.err, "handler '%s' is not "
+		    "thread-safe", j->handler);
 	else if (worker_input(&wc, he) == 0) {
 		wc.call.state = he->state;
 		ok = he->h->run(&wc.call) == 0 && !wc.overflow &&
@@ -465,10 +414,96 @@ worker_run(struct wstate *ws, struct wjob *j)
 			snprintf(wc.err, sizeof wc.err, "handler '%s' failed",
 			    j->handler);
 	}
-	ws->running = 0;
-	worker_done(ws, &wc, ok);
+	worker_done(&wc, ok);
 	seg_unmap(wc.map, wc.maplen);
 	mbuf_free(&wc.out);
+}
+
+/*
+ * The process worker from here on: one job at a time, with the channel
+ * read between jobs and, through cancelled(), while one runs.
+ */
+static void
+worker_send(struct wjob_env *env, uint8_t type, uint64_t id, const void *p1,
+    size_t n1, const void *p2, size_t n2, int fd)
+{
+	if (frame_send(WORKER_FD, type, 0, id, p1, n1, p2, n2, fd) == -1)
+		_exit(EXIT_WORKER_ERROR);
+}
+
+/* Handles every complete frame in the decoder. */
+static void
+worker_frames(struct wstate *ws)
+{
+	struct frame	 f;
+	struct wjob	*j;
+	int		 r;
+
+	while ((r = frame_dec_next(&ws->dec, &f)) == 1) {
+		switch (f.hdr.type) {
+		case COMMIS_MSG_JOB:
+			j = worker_job_new(&f);
+			TAILQ_INSERT_TAIL(&ws->queue, j, entry);
+			break;
+		case COMMIS_MSG_REVOKE:
+			/* Not started: give it back. Started: too late. */
+			j = worker_job_find(&ws->queue, f.hdr.id);
+			if (j != NULL) {
+				TAILQ_REMOVE(&ws->queue, j, entry);
+				worker_job_free(j);
+				worker_send(&ws->env, COMMIS_MSG_REVOKED,
+				    f.hdr.id, NULL, 0, NULL, 0, -1);
+			}
+			break;
+		case COMMIS_MSG_CANCEL:
+			/* Not started yet: it starts cancelled. A stale
+			 * one (the job is done) is harmless. */
+			if (ws->running != NULL && ws->running->id == f.hdr.id)
+				j = ws->running;
+			else
+				j = worker_job_find(&ws->queue, f.hdr.id);
+			if (j != NULL)
+				atomic_store(&j->cancel, 1);
+			break;
+		default:
+			_exit(EXIT_WORKER_ERROR);
+		}
+	}
+	if (r == -1)
+		_exit(EXIT_WORKER_ERROR);
+}
+
+/* Reads once; with block == 0 only if bytes are waiting. */
+static void
+worker_read(struct wstate *ws, int block)
+{
+	struct pollfd	pfd = { .fd = WORKER_FD, .events = POLLIN };
+	ssize_t		n;
+
+	if (!block && poll(&pfd, 1, 0) != 1)
+		return;
+	n = frame_dec_read(&ws->dec, WORKER_FD);
+	if (n == 0) {
+		/* The supervisor let go of us. */
+		if (ws->running == NULL)
+			handlers_fini(ws->env.wa->handlers);
+		_exit(EXIT_WORKER_OK);
+	}
+	if (n == -1 && errno != EINTR && errno != EAGAIN)
+		_exit(EXIT_WORKER_ERROR);
+	worker_frames(ws);
+}
+
+/* One job at a time: a CANCEL can only arrive by reading now. */
+static int
+worker_cancelled(struct wjob_env *env, struct wjob *j)
+{
+	/* env is the first member of the worker's state. */
+	struct wstate	*ws = (struct wstate *)env;
+
+	if (!atomic_load(&j->cancel))
+		worker_read(ws, 0);
+	return atomic_load(&j->cancel);
 }
 
 void
@@ -476,25 +511,15 @@ worker_main(const struct worker_args *wa)
 {
 	struct wstate	 ws;
 	struct wjob	*j;
-	struct mbuf	 m;
-	char		*cause = NULL;
 
-	worker_setup(wa);
-	if (handlers_init(wa->handlers, &cause) == -1) {
-		log_warnx("pool %s: worker start-up: %s", wa->cfg->name, cause);
-		_exit(EXIT_WORKER_NORESPAWN);
-	}
-	mbuf_init(&m);
-	mbuf_u32(&m, (uint32_t)getpid());
-	if (m.err)
-		_exit(EXIT_WORKER_ERROR);
-	worker_send(COMMIS_MSG_READY, 0, m.data, m.len, NULL, 0);
-	mbuf_free(&m);
-
+	worker_start(wa);
 	memset(&ws, 0, sizeof ws);
-	ws.wa = wa;
+	ws.env.wa = wa;
+	ws.env.send = worker_send;
+	ws.env.cancelled = worker_cancelled;
 	TAILQ_INIT(&ws.queue);
 	frame_dec_init(&ws.dec, wa->max_payload + COMMIS_FRAME_OVERHEAD);
+	worker_ready(&ws.env);
 	for (;;) {
 		/* Take in what is waiting first: a REVOKE must win over
 		 * starting the job it names. */
@@ -502,7 +527,11 @@ worker_main(const struct worker_args *wa)
 		if ((j = TAILQ_FIRST(&ws.queue)) == NULL)
 			continue;
 		TAILQ_REMOVE(&ws.queue, j, entry);
-		worker_run(&ws, j);
-		worker_wjob_free(j);
+		ws.running = j;
+		worker_send(&ws.env, COMMIS_MSG_STARTED, j->id, NULL, 0, NULL,
+		    0, -1);
+		worker_job_run(&ws.env, j);
+		ws.running = NULL;
+		worker_job_free(j);
 	}
 }

@@ -23,8 +23,16 @@ struct worker_args {
 	/* Outputs longer than this go back as a segment; above
 	 * max_payload it acts as max_payload. 0: every non-empty output. */
 	uint32_t			 segment_threshold;
+	/* Thread pools (host_main): the number of job threads, and a page
+	 * shared with the supervisor (MAP_SHARED, mapped before fork) where
+	 * a crashing thread stores the id of its job before the host dies,
+	 * so that only that job is charged an attempt. */
+	unsigned			 threads;
+	volatile uint64_t		*crash_note;
 };
 
 void	worker_main(const struct worker_args *) __attribute__((noreturn));
+/* The host process of an `isolation: thread` pool (host.c). */
+void	host_main(const struct worker_args *) __attribute__((noreturn));
 
 #endif

@@ -7,6 +7,7 @@
  * $COMMIS_CONFIG naming a file that does not exist, unless a test says
  * otherwise.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -1245,6 +1246,201 @@ START_TEST(test_v3_segment_above)
 }
 END_TEST
 
+/* --- commis bench --- */
+
+/* A whole file, NUL-terminated (malloc'd). */
+static char *
+bench_slurp(const char *path)
+{
+	struct cli_buf	 b;
+	int		 fd;
+
+	memset(&b, 0, sizeof b);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_msg(fd != -1, "%s: %s", path, strerror(errno));
+	while (buf_read(fd, &b))
+		;
+	close(fd);
+	return b.p != NULL ? b.p : strdup("");
+}
+
+/*
+ * Enough of a JSON check without a parser: one object, braces and
+ * brackets balanced and properly nested outside strings, strings closed,
+ * nothing after the end.
+ */
+static void
+bench_json_ok(const char *j)
+{
+	char		 stack[64];
+	const char	*p = j + strspn(j, " \t\n");
+	int		 depth = 0, in_str = 0;
+
+	ck_assert_msg(*p == '{', "JSON does not start with {: %.40s", p);
+	for (; *p != '\0'; p++) {
+		if (in_str) {
+			ck_assert_msg((unsigned char)*p >= 0x20,
+			    "control character in a JSON string");
+			if (*p == '\\')
+				ck_assert(*++p != '\0');
+			else if (*p == '"')
+				in_str = 0;
+			continue;
+		}
+		if (*p == '"')
+			in_str = 1;
+		else if (*p == '{' || *p == '[') {
+			ck_assert_int_lt(depth, (int)sizeof stack);
+			stack[depth++] = *p == '{' ? '}' : ']';
+		} else if (*p == '}' || *p == ']') {
+			ck_assert_msg(depth > 0 && stack[depth - 1] == *p,
+			    "unbalanced %c in the JSON", *p);
+			if (--depth == 0)
+				break;
+		}
+	}
+	ck_assert_msg(!in_str && depth == 0 && *p != '\0',
+	    "the JSON does not end");
+	p++;
+	ck_assert_msg(p[strspn(p, " \t\n")] == '\0', "text after the JSON");
+}
+
+static size_t
+bench_count_str(const char *s, const char *what)
+{
+	size_t	n = 0;
+
+	while ((s = strstr(s, what)) != NULL) {
+		n++;
+		s += strlen(what);
+	}
+	return n;
+}
+
+/* No commis-bench.* directory left behind in dir. */
+static void
+bench_no_leftovers(const char *dir)
+{
+	DIR		*d = opendir(dir);
+	struct dirent	*e;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		ck_assert_msg(strncmp(e->d_name, "commis-bench.", 13) != 0,
+		    "%s/%s left behind", dir, e->d_name);
+	closedir(d);
+}
+
+START_TEST(test_bench_usage)
+{
+	static const char *const bad[][4] = {
+		{ "bench", "--workers", "0", NULL },
+		{ "bench", "--workers", "x", NULL },
+		{ "bench", "--iterations", NULL },
+		{ "bench", "--frobnicate", NULL },
+		{ "bench", "extra", NULL },
+		{ "bench", "--module", "/nonexistent/m.so", NULL },
+	};
+	const char *const	 help[] = { "help", "bench", NULL };
+	struct cli_buf		 out, err;
+	size_t			 i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_msg(run_cli(bad[i], NULL, &out, &err) ==
+		    EXIT_CLI_USAGE, "%s %s: %s", bad[i][1],
+		    bad[i][2] ? bad[i][2] : "", err.p);
+		ck_assert_has(err, "commis: ");
+		ck_assert_str_eq(out.p, "");
+		buf_free(&out);
+		buf_free(&err);
+	}
+	ck_assert_int_eq(run_cli(help, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_has(out, "usage: commis bench");
+	ck_assert_has(out, "docs/isolation.md");
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+/* A commisd that cannot start: a clear error, and nothing left behind. */
+START_TEST(test_bench_no_commisd)
+{
+	char		*dir = test_tmpdir(), *env[2], tmp[4200];
+	const char	*argv[] = { "bench", "--quick", "--commisd",
+	    "/nonexistent/commisd", NULL };
+	struct cli_buf	 out, err;
+
+	snprintf(tmp, sizeof tmp, "TMPDIR=%s", dir);
+	env[0] = tmp;
+	env[1] = NULL;
+	ck_assert_int_eq(run_cli_env(argv, env, NULL, &out, &err),
+	    EXIT_CLI_FAILED);
+	ck_assert_has(err, "commis bench: commisd exited");
+	ck_assert_has(err, "/nonexistent/commisd");
+	bench_no_leftovers(dir);
+	buf_free(&out);
+	buf_free(&err);
+	test_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_bench_quick)
+{
+	static const char *const keys[] = { "\"version\"", "\"command\"",
+	    "\"machine\"", "\"nproc\"", "\"cpu_model\"", "\"workers\"",
+	    "\"pools\"", "\"process\"", "\"thread\"", "\"figures\"",
+	    "\"dispatch_p50_us\"", "\"noop_jobs_s\"", "\"cpu_jobs_s\"",
+	    "\"start_ms\"", "\"pss_kib\"", "\"bulk_64m_p50_us\"",
+	    "\"crash_requeued\"", "\"hang_timedout_ms\"" };
+	char		*dir = test_tmpdir(), *env[2], tmp[4200], json[4200];
+	char		 svg[4200], commisd[4096], *j, *g;
+	const char	*argv[] = { "bench", "--quick", "--workers", "2",
+	    "--json", json, "--svg", svg, "--commisd", commisd, NULL };
+	struct cli_buf	 out, err;
+	uint64_t	 t0 = test_now_ms();
+	size_t		 i, n;
+
+	snprintf(tmp, sizeof tmp, "TMPDIR=%s", dir);
+	snprintf(json, sizeof json, "%s/bench.json", dir);
+	snprintf(svg, sizeof svg, "%s/bench.svg", dir);
+	snprintf(commisd, sizeof commisd, "%s", test_build_path("commisd"));
+	env[0] = tmp;
+	env[1] = NULL;
+	ck_assert_msg(run_cli_env(argv, env, NULL, &out, &err) == EXIT_CLI_OK,
+	    "%s", err.p);
+	ck_assert_has(out, "process");
+	ck_assert_has(out, "thread");
+	ck_assert_has(out, "no-op dispatch");
+	ck_assert_has(out, "hard timeout");
+	bench_no_leftovers(dir);
+
+	j = bench_slurp(json);
+	bench_json_ok(j);
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		ck_assert_msg(strstr(j, keys[i]) != NULL, "no %s in %s",
+		    keys[i], j);
+	g = bench_slurp(svg);
+	ck_assert_msg(strncmp(g, "<svg", 4) == 0, "%.40s", g);
+	n = strlen(g);
+	while (n > 0 && (g[n - 1] == '\n' || g[n - 1] == ' '))
+		g[--n] = '\0';
+	ck_assert_msg(n > 6 && strcmp(g + n - 6, "</svg>") == 0,
+	    "the SVG does not end with </svg>");
+	ck_assert_uint_eq(bench_count_str(g, "<text"),
+	    bench_count_str(g, "</text>"));
+	ck_assert_uint_gt(bench_count_str(g, "<rect"), 2);
+	ck_assert_msg(test_now_ms() - t0 < 60000, "--quick took %llu ms",
+	    (unsigned long long)(test_now_ms() - t0));
+	free(j);
+	free(g);
+	buf_free(&out);
+	buf_free(&err);
+	test_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
 Suite *
 cli_suite(void)
 {
@@ -1295,6 +1491,13 @@ cli_suite(void)
 	tcase_add_test(tc, test_v3_file_echo);
 	tcase_add_test(tc, test_v3_stdin);
 	tcase_add_test(tc, test_v3_segment_above);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("bench");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_bench_usage);
+	tcase_add_test(tc, test_bench_no_commisd);
+	tcase_add_test(tc, test_bench_quick);
 	suite_add_tcase(s, tc);
 	return s;
 }

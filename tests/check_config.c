@@ -497,10 +497,11 @@ static const struct {
 	{ "pools: [{name: p, sched_batch: maybe}]",
 	  "t.yaml:1:32: sched_batch: expected true/false, yes/no, on/off, "
 	  "got \"maybe\"" },
-	{ "pools: [{name: p, isolation: thread}]",
-	  "t.yaml:1:30: isolation: thread is not supported yet" },
+	{ "pools: [{name: p, isolation: thread, mode: dynamic}]",
+	  "t.yaml:1:44: mode: dynamic pools must be static with isolation: "
+	  "thread (one host process of `workers` threads)" },
 	{ "pools: [{name: p, isolation: fiber}]",
-	  "t.yaml:1:30: isolation: expected process (thread: not yet), "
+	  "t.yaml:1:30: isolation: expected process, thread, "
 	  "got \"fiber\"" },
 	{ "pools: [{name: \"a b\"}]",
 	  "t.yaml:1:16: name: \"a b\" may only contain A-Z a-z 0-9 _ . -" },

@@ -460,6 +460,8 @@ fault_child(const char *input)
 	pid = fork();
 	ck_assert_int_ne(pid, -1);
 	if (pid == 0) {
+		/* As in a worker (worker_start()): no sanitizer's handler. */
+		signal(SIGSEGV, SIG_DFL);
 		tcall_init(&t, input);
 		run(NULL, "fault", &t);
 		_exit(100);

@@ -15,9 +15,11 @@ static Suite *(*const suites[])(void) = {
 	handlers_suite,
 	client_suite,
 	worker_suite,
+	host_suite,
 	sup_suite,
 	supervise_suite,
 	bulk_suite,
+	thread_suite,
 	cli_suite,
 };
 

@@ -325,3 +325,26 @@ test_stat(commis_client *cl, const char *key)
 	free(json);
 	return v;
 }
+
+struct stat_min {
+	commis_client	*cl;
+	const char	*key;
+	long long	 min;
+};
+
+static int
+test_stat_reached(void *arg)
+{
+	struct stat_min	*a = arg;
+
+	return test_stat(a->cl, a->key) >= a->min;
+}
+
+void
+test_wait_stat(commis_client *cl, const char *key, long long min)
+{
+	struct stat_min	a = { cl, key, min };
+
+	ck_assert_msg(test_poll(test_stat_reached, &a, 20000),
+	    "stats %s never reached %lld", key, min);
+}

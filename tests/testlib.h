@@ -17,9 +17,11 @@ Suite	*config_suite(void);
 Suite	*handlers_suite(void);
 Suite	*client_suite(void);
 Suite	*worker_suite(void);
+Suite	*host_suite(void);
 Suite	*sup_suite(void);
 Suite	*supervise_suite(void);
 Suite	*bulk_suite(void);
+Suite	*thread_suite(void);
 Suite	*cli_suite(void);
 
 /* A fresh mkdtemp directory under $TMPDIR; the path is malloc'd. */
@@ -92,5 +94,7 @@ void	 wait_ready(commis_client *, int n);
 long long test_json_num(const char *json, const char *key);
 /* The same in a fresh JSON stats. */
 long long test_stat(commis_client *, const char *key);
+/* Polls (20 s deadline) until test_stat(key) >= min. */
+void	 test_wait_stat(commis_client *, const char *key, long long min);
 
 #endif
