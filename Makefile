@@ -28,10 +28,10 @@ TEST_LIBS  = $(shell pkg-config --libs $(TESTPKGS))
 # libcommis: what a client links.
 LIB_SRCS = src/msg.c src/frame.c src/seg.c src/client.c
 # commisd without its main(), so that tests link every other object.
-SUP_SRCS = src/log.c src/config.c src/config_keys.c src/chan.c src/queue.c src/idmap.c \
+SUP_SRCS = src/log.c src/notify.c src/config.c src/config_keys.c src/chan.c src/queue.c src/idmap.c \
 	src/job.c src/dispatch.c src/admin.c \
 	src/pool.c src/control.c src/stats.c src/sup.c src/worker.c \
-	src/host.c src/handlers.c src/builtins.c
+	src/host.c src/confine.c src/access.c src/handlers.c src/builtins.c
 CLI_SRCS = src/cli.c src/cli_bench.c src/cli_bench_stats.c src/cli_bench_run.c \
 	src/cli_bench_out.c
 TEST_SRCS = $(wildcard tests/check_*.c) tests/testlib.c
@@ -122,14 +122,89 @@ deps:
 config-doc: $(BUILD)/commisd
 	$(BUILD)/commisd --config-doc > docs/configuration.md
 
+# Installation. PREFIX (default /usr/local) and DESTDIR are honoured;
+# SYSCONFDIR is compiled into commisd and commis, so give make and make
+# install the same one. The unit, the .pc file and the man pages are
+# tested by tests/install.sh (run by .ci/run).
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+LIBDIR	?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR	?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+ifeq ($(PREFIX),/usr)
+SYSTEMDUNITDIR ?= /lib/systemd/system
+else
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+endif
+VERSION	:= $(shell sed -n 's/^\#define COMMIS_VERSION[^"]*"\(.*\)"/\1/p' \
+	src/version.h)
+# Paths under PREFIX stay relative to ${prefix} in libcommis.pc, so that
+# pkg-config --define-prefix can relocate it.
+PC_LIBDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
+PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
+SUBST	= sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+	-e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@LIBDIR@|$(PC_LIBDIR)|g' -e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|g' \
+	-e 's|@VERSION@|$(VERSION)|g'
+CONFDIR	= $(DESTDIR)$(SYSCONFDIR)/commis
+
+.PHONY: uninstall
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
-	    $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/commis
-	install -m 755 $(BUILD)/commisd $(DESTDIR)$(PREFIX)/sbin/commisd
-	install -m 755 $(BUILD)/commis $(DESTDIR)$(PREFIX)/bin/commis
-	install -m 644 $(BUILD)/libcommis.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libcommis.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 include/commis/*.h $(DESTDIR)$(PREFIX)/include/commis/
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(SBINDIR)" \
+	    "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(PKGCONFIGDIR)" \
+	    "$(DESTDIR)$(INCLUDEDIR)/commis" "$(DESTDIR)$(SYSTEMDUNITDIR)" \
+	    "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(MANDIR)/man5" \
+	    "$(DESTDIR)$(MANDIR)/man8" "$(CONFDIR)"
+	install -m 755 $(BUILD)/commisd "$(DESTDIR)$(SBINDIR)/commisd"
+	install -m 755 $(BUILD)/commis "$(DESTDIR)$(BINDIR)/commis"
+	install -m 644 $(BUILD)/libcommis.a "$(DESTDIR)$(LIBDIR)/libcommis.a"
+	install -m 755 $(BUILD)/libcommis.so \
+	    "$(DESTDIR)$(LIBDIR)/libcommis.so.1"
+	ln -sf libcommis.so.1 "$(DESTDIR)$(LIBDIR)/libcommis.so"
+	install -m 644 include/commis/*.h "$(DESTDIR)$(INCLUDEDIR)/commis/"
+	$(SUBST) libcommis.pc.in > $(BUILD)/libcommis.pc
+	install -m 644 $(BUILD)/libcommis.pc "$(DESTDIR)$(PKGCONFIGDIR)/libcommis.pc"
+	$(SUBST) conf/commisd.service > $(BUILD)/commisd.service
+	install -m 644 $(BUILD)/commisd.service \
+	    "$(DESTDIR)$(SYSTEMDUNITDIR)/commisd.service"
+	@# An operator's config is never overwritten.
+	@if [ -e "$(CONFDIR)/commis.yaml" ]; then \
+	    echo "install -m 644 conf/commis-system.yaml $(CONFDIR)/commis.yaml.example"; \
+	    install -m 644 conf/commis-system.yaml "$(CONFDIR)/commis.yaml.example"; \
+	    echo "make install: kept $(CONFDIR)/commis.yaml; the new example is commis.yaml.example"; \
+	else \
+	    echo "install -m 644 conf/commis-system.yaml $(CONFDIR)/commis.yaml"; \
+	    install -m 644 conf/commis-system.yaml "$(CONFDIR)/commis.yaml"; \
+	fi
+	install -m 644 man/commis.1 "$(DESTDIR)$(MANDIR)/man1/commis.1"
+	install -m 644 man/commis.yaml.5 "$(DESTDIR)$(MANDIR)/man5/commis.yaml.5"
+	install -m 644 man/commisd.8 "$(DESTDIR)$(MANDIR)/man8/commisd.8"
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then \
+	    ldconfig || true; \
+	    getent passwd commis >/dev/null || echo "make install: no user" \
+	    "commis yet; see docs/operations.md, \"Install\""; \
+	fi
+
+# Removes what install put there, except the config: it is the operator's.
+uninstall:
+	rm -f "$(DESTDIR)$(SBINDIR)/commisd" "$(DESTDIR)$(BINDIR)/commis" \
+	    "$(DESTDIR)$(LIBDIR)/libcommis.a" "$(DESTDIR)$(LIBDIR)/libcommis.so" \
+	    "$(DESTDIR)$(LIBDIR)/libcommis.so.1" \
+	    "$(DESTDIR)$(PKGCONFIGDIR)/libcommis.pc" \
+	    "$(DESTDIR)$(INCLUDEDIR)/commis/client.h" \
+	    "$(DESTDIR)$(INCLUDEDIR)/commis/handler.h" \
+	    "$(DESTDIR)$(INCLUDEDIR)/commis/proto.h" \
+	    "$(DESTDIR)$(SYSTEMDUNITDIR)/commisd.service" \
+	    "$(DESTDIR)$(MANDIR)/man1/commis.1" \
+	    "$(DESTDIR)$(MANDIR)/man5/commis.yaml.5" \
+	    "$(DESTDIR)$(MANDIR)/man8/commisd.8" \
+	    "$(CONFDIR)/commis.yaml.example"
+	-rmdir "$(DESTDIR)$(INCLUDEDIR)/commis" 2>/dev/null
+	@if [ -e "$(CONFDIR)/commis.yaml" ]; then \
+	    echo "make uninstall: kept $(CONFDIR)/commis.yaml"; fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then \
+	    ldconfig || true; fi
 
 clean:
 	rm -rf build build-asan

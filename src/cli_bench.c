@@ -2,14 +2,11 @@
  * commis bench: the command. It parses the options, starts its own
  * commisd in a mkdtemp directory with two pools of the same size, proc
  * (isolation: process) and thr (isolation: thread), on a socket bound
- * here before the fork and handed over as systemd's LISTEN_FDS, reads the
- * pools back from the JSON stats, lets cli_bench_run.c run the workloads
- * and cli_bench_out.c report them. Whatever happens, commisd is stopped
- * and the directory removed before the command returns.
- *
- * The stats are read with a small scanner that knows the shape of
- * `commis stats --json` (docs/operations.md), not with a JSON library:
- * the CLI has none, and the figures need only a few numbers.
+ * here before the fork and handed over as systemd's LISTEN_FDS, waits
+ * until both pools are ready (cli_bench_stats.c), lets cli_bench_run.c
+ * run the workloads and cli_bench_out.c report them. Whatever happens,
+ * commisd is stopped and the directory removed before the command
+ * returns; a signal ends the run the same way.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +30,6 @@
 #include "cli_bench.h"
 #include "exitcode.h"
 
-#define BENCH_START_MS		15000	/* both pools ready after start */
 #define BENCH_STOP_MS		20000	/* commisd gone after SIGTERM */
 #define BENCH_NAP_NS		200000	/* between two stats polls */
 #define BENCH_ITER_MAX		1000

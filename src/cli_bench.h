@@ -1,9 +1,10 @@
 /*
  * commis bench: processes against threads on one machine, in one run.
- * cli_bench.c owns the command (options, its own commisd, the stats it
- * reads back, the report as a table, JSON and SVG); cli_bench_run.c owns
- * the workloads. Neither knows anything of commisd's insides: they speak
- * only the public client API and read the JSON stats.
+ * cli_bench.c owns the command (options, its own commisd),
+ * cli_bench_stats.c reads the pools back from the JSON stats,
+ * cli_bench_run.c runs the workloads and cli_bench_out.c reports them as
+ * a table, JSON and SVG. None of them knows commisd's insides: they speak
+ * only the public client API and read the stats.
  */
 #ifndef COMMIS_CLI_BENCH_H
 #define COMMIS_CLI_BENCH_H
@@ -144,6 +145,8 @@ void		 bench_progress(const struct bench *, const char *);
 const char	*bench_pool_name(enum bench_pool);
 unsigned	 bench_count(const struct bench *, unsigned full,
 		    unsigned quick);
+
+/* cli_bench_stats.c */
 int		 bench_pstat(struct bench *, enum bench_pool,
 		    struct bench_pstat *);
 int		 bench_wait_ready(struct bench *, enum bench_pool,

@@ -98,9 +98,9 @@ bench_print_notes(const struct bench *b)
 	    "it (commisd and both pools share their pages);\nprivate = "
 	    "Private_Clean + Private_Dirty.\n", b->workers);
 	printf("requeued: jobs of other slots put back on the queue per "
-	    "crash or timeout\n(%u-1 sleep jobs run beside it); recovery: "
-	    "from submitting the fault until\nevery job slot of the pool is "
-	    "up again.\n", b->workers);
+	    "crash or timeout\n(%u `sleep 500` jobs run beside it); recovery: "
+	    "from submitting the fault\nuntil every job slot of the pool is "
+	    "up again.\n", b->workers - 1);
 	if (!b->no_thread && strcmp(b->iso[BENCH_THR], "thread") != 0)
 		printf("warning: pool thr reports isolation \"%s\": this "
 		    "commisd does not run\nthread pools, so the thread column "
@@ -393,6 +393,22 @@ svg_head(FILE *f, const struct bench *b, int width, int height)
 	    SVG_LEFT + 96);
 }
 
+/* The counts a ratio cannot show (process is 0), in words. */
+static void
+svg_blast(FILE *f, const struct bench *b)
+{
+	char	v[4][32];
+
+	bench_fmt(v[0], sizeof v[0], b->fig[BENCH_PROC][BF_BLAST_REQ]);
+	bench_fmt(v[1], sizeof v[1], b->fig[BENCH_THR][BF_BLAST_REQ]);
+	bench_fmt(v[2], sizeof v[2], b->fig[BENCH_PROC][BF_HANG_REQ]);
+	bench_fmt(v[3], sizeof v[3], b->fig[BENCH_THR][BF_HANG_REQ]);
+	fprintf(f, "<text x=\"%d\" y=\"62\">Other jobs requeued by one "
+	    "crash: process %s, thread %s; by one hard timeout: process %s, "
+	    "thread %s (%u other slots busy).</text>\n", SVG_LEFT + 160,
+	    v[0], v[1], v[2], v[3], b->workers - 1);
+}
+
 int
 bench_write_svg(struct bench *b)
 {
@@ -418,6 +434,7 @@ bench_write_svg(struct bench *b)
 	if ((f = fopen(b->svg, "we")) == NULL)
 		return bench_err(b, "%s: %s", b->svg, strerror(errno));
 	svg_head(f, b, width, height);
+	svg_blast(f, b);
 	svg_grid(f, width, ymax);
 	for (i = 0; i < n; i++)
 		svg_group(f, b, figs[i], i, ymax);

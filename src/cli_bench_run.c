@@ -1,13 +1,13 @@
 /*
- * commis bench: the workloads. Each one runs on one pool and fills that
- * pool's figures; bench_workloads runs every workload on proc and then on
- * thr before going to the next, so that both pools see the same machine
- * state. Jobs go through the public client API only; what happened to the
- * workers (pids, free slots, requeued jobs) is read from the JSON stats.
- * A job that does not end as expected fails the run with its cause.
+ * commis bench: the workloads. Each runs on both pools, the pools taking
+ * turns sample by sample (or batch by batch), so that a machine that gets
+ * faster or slower during the run (CPU idle states, other load) weighs on
+ * both columns alike. Jobs go through the public client API only; what
+ * happened to the workers (pids, free slots, requeued jobs) is read from
+ * the JSON stats. A job that does not end as expected fails the run with
+ * its cause.
  */
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +23,25 @@
 #define BENCH_HANG_TIMEOUT_MS	100	/* then kill_grace_ms 100 */
 #define BENCH_ANY_LEN		((size_t)-1)
 
-typedef int	(*bench_load_fn)(struct bench *, enum bench_pool);
+/* One timed sample of a workload on one pool. */
+typedef int	(*bench_one_fn)(struct bench *, enum bench_pool, void *,
+		    uint64_t *);
+
+/* The samples of a series: warm untimed, then n timed per pool. */
+struct bench_series {
+	unsigned	 warm;
+	unsigned	 n;
+	uint64_t	*v[BENCH_NPOOLS];
+};
+
+/* A batch of jobs submitted with at most depth in flight. */
+struct bench_batchdef {
+	const char	*handler;
+	const char	*data;
+	unsigned	 jobs;
+	unsigned	 depth;
+	size_t		 outlen;
+};
 
 static int
 bench_cmp_u64(const void *a, const void *b)
@@ -145,43 +163,110 @@ bench_batch(struct bench *b, enum bench_pool pool, const char *handler,
 	return 0;
 }
 
-/* 1. Dispatch latency of a no-op job: echo of 1 byte, one at a time. */
 static int
-bench_latency(struct bench *b, enum bench_pool pool)
+bench_npools(const struct bench *b)
 {
-	unsigned	 warm = bench_count(b, 500, 50);
-	unsigned	 n = bench_count(b, 5000, 500), i;
-	uint64_t	*v, t0;
+	return b->no_thread ? 1 : BENCH_NPOOLS;
+}
 
-	if ((v = bench_samples(b, n)) == NULL)
-		return -1;
-	for (i = 0; i < warm + n; i++) {
-		t0 = bench_now_ns();
-		if (bench_job(b, pool, "echo", "x", 0, COMMIS_ST_SUCCEEDED,
-		    1) == -1) {
-			free(v);
-			return -1;
-		}
-		if (i >= warm)
-			v[i - warm] = bench_now_ns() - t0;
+static void
+bench_series_free(struct bench_series *s)
+{
+	int	p;
+
+	for (p = 0; p < BENCH_NPOOLS; p++) {
+		free(s->v[p]);
+		s->v[p] = NULL;
 	}
-	b->fig[pool][BF_LAT_P50] = bench_pct(v, n, 0.50) / 1e3;
-	b->fig[pool][BF_LAT_P99] = bench_pct(v, n, 0.99) / 1e3;
-	free(v);
+}
+
+/* Runs the series, the pools taking turns; free it with the above. */
+static int
+bench_series(struct bench *b, struct bench_series *s, bench_one_fn one,
+    void *arg)
+{
+	unsigned	i;
+	uint64_t	ns;
+	int		p;
+
+	for (p = 0; p < bench_npools(b); p++) {
+		if ((s->v[p] = bench_samples(b, s->n)) == NULL)
+			return -1;
+	}
+	for (i = 0; i < s->warm + s->n; i++) {
+		for (p = 0; p < bench_npools(b); p++) {
+			if (bench_interrupted(b) ||
+			    one(b, (enum bench_pool)p, arg, &ns) == -1)
+				return -1;
+			if (i >= s->warm)
+				s->v[p][i - s->warm] = ns;
+		}
+	}
 	return 0;
 }
 
-/* 2. Throughput of no-op jobs with 256 in flight. */
 static int
-bench_tput(struct bench *b, enum bench_pool pool)
+bench_batch_one(struct bench *b, enum bench_pool pool, void *arg,
+    uint64_t *ns)
 {
-	unsigned	n = bench_count(b, 20000, 2000);
-	uint64_t	ns;
+	const struct bench_batchdef	*d = arg;
 
-	if (bench_batch(b, pool, "echo", "x", n, BENCH_DEPTH, 1, &ns) == -1)
+	return bench_batch(b, pool, d->handler, d->data, d->jobs, d->depth,
+	    d->outlen, ns);
+}
+
+static int
+bench_echo_one(struct bench *b, enum bench_pool pool, void *arg,
+    uint64_t *ns)
+{
+	uint64_t	t0 = bench_now_ns();
+
+	if (bench_job(b, pool, "echo", "x", 0, COMMIS_ST_SUCCEEDED, 1) == -1)
 		return -1;
-	b->fig[pool][BF_TPUT] = (double)n * 1e9 / (double)ns;
+	*ns = bench_now_ns() - t0;
 	return 0;
+}
+
+/* 1. Dispatch latency of a no-op job: echo of 1 byte, one at a time. */
+static int
+bench_latency(struct bench *b)
+{
+	struct bench_series	s = { bench_count(b, 500, 50),
+				    bench_count(b, 5000, 500), { NULL } };
+	int			p, rc;
+
+	if ((rc = bench_series(b, &s, bench_echo_one, NULL)) == 0) {
+		for (p = 0; p < bench_npools(b); p++) {
+			b->fig[p][BF_LAT_P50] = bench_pct(s.v[p], s.n,
+			    0.50) / 1e3;
+			b->fig[p][BF_LAT_P99] = bench_pct(s.v[p], s.n,
+			    0.99) / 1e3;
+		}
+	}
+	bench_series_free(&s);
+	return rc;
+}
+
+/*
+ * 2. Throughput of no-op jobs with 256 in flight: batches of echo jobs,
+ * the median batch's rate.
+ */
+static int
+bench_tput(struct bench *b)
+{
+	struct bench_batchdef	d = { "echo", "x", b->quick ? 1000 : 2000,
+				    BENCH_DEPTH, 1 };
+	struct bench_series	s = { b->quick ? 0 : 1, bench_count(b, 10, 3),
+				    { NULL } };
+	int			p, rc;
+
+	if ((rc = bench_series(b, &s, bench_batch_one, &d)) == 0) {
+		for (p = 0; p < bench_npools(b); p++)
+			b->fig[p][BF_TPUT] = (double)d.jobs * 1e9 /
+			    bench_pct(s.v[p], s.n, 0.50);
+	}
+	bench_series_free(&s);
+	return rc;
 }
 
 /*
@@ -219,86 +304,104 @@ bench_cpu_ms(struct bench *b)
 	return 0;
 }
 
-/* 3. CPU jobs, all submitted at once: throughput against the ideal. */
+/*
+ * 3. CPU jobs: batches of 50 per slot (10 with --quick) submitted at
+ * once; the median batch's rate against the ideal of every slot busy.
+ */
 static int
-bench_cpu(struct bench *b, enum bench_pool pool)
+bench_cpu(struct bench *b)
 {
-	unsigned	n = bench_count(b, 100, 20) * b->workers;
-	uint64_t	ns;
-	double		tput;
+	struct bench_batchdef	d = { b->cpu_handler, b->cpu_data,
+				    (b->quick ? 10 : 50) * b->workers, 0,
+				    BENCH_ANY_LEN };
+	struct bench_series	s = { 0, bench_count(b, 5, 2), { NULL } };
+	double			tput;
+	int			p, rc;
 
 	if (b->cpu_ms <= 0 && bench_cpu_ms(b) == -1)
 		return -1;
-	if (bench_batch(b, pool, b->cpu_handler, b->cpu_data, n, n,
-	    BENCH_ANY_LEN, &ns) == -1)
+	d.depth = d.jobs;
+	if ((rc = bench_series(b, &s, bench_batch_one, &d)) == 0) {
+		for (p = 0; p < bench_npools(b); p++) {
+			tput = (double)d.jobs * 1e9 / bench_pct(s.v[p], s.n,
+			    0.50);
+			b->fig[p][BF_CPU_TPUT] = tput;
+			b->fig[p][BF_CPU_EFF] = 100.0 * tput /
+			    ((double)b->workers * 1000.0 / b->cpu_ms);
+		}
+	}
+	bench_series_free(&s);
+	return rc;
+}
+
+/*
+ * SIGKILL of an idle worker (or host), its slots in turn: the time
+ * until the pool is back to full capacity without it.
+ */
+static int
+bench_kill_one(struct bench *b, enum bench_pool pool, void *arg,
+    uint64_t *ns)
+{
+	struct bench_pstat	 s0;
+	unsigned		*turn = arg;
+	uint64_t		 t0, t1;
+	long			 pid;
+
+	if (bench_wait_ready(b, pool, NULL, NULL) == -1 ||
+	    bench_pstat(b, pool, &s0) == -1)
 		return -1;
-	tput = (double)n * 1e9 / (double)ns;
-	b->fig[pool][BF_CPU_TPUT] = tput;
-	b->fig[pool][BF_CPU_EFF] = 100.0 * tput /
-	    ((double)b->workers * 1000.0 / b->cpu_ms);
+	if (s0.nw == 0)
+		return bench_err(b, "pool %s: no worker in the stats",
+		    bench_pool_name(pool));
+	pid = s0.w[turn[pool]++ % s0.nw].pid;
+	t0 = bench_now_ns();
+	if (kill((pid_t)pid, SIGKILL) == -1)
+		return bench_err(b, "kill %ld: %s", pid, strerror(errno));
+	if (bench_wait_ready(b, pool, &s0, &t1) == -1)
+		return -1;
+	*ns = t1 - t0;
 	return 0;
 }
 
-/* 4a. Worker start: SIGKILL of an idle worker (or host) until replaced. */
+/* `fault segv` on an idle pool: until the pool is whole again. */
 static int
-bench_restart(struct bench *b, enum bench_pool pool)
+bench_segv_one(struct bench *b, enum bench_pool pool, void *arg,
+    uint64_t *ns)
 {
-	struct bench_pstat	 s0;
-	unsigned		 n = bench_count(b, 10, 3), i;
-	uint64_t		*v, t0, t1;
+	struct bench_pstat	s0;
+	uint64_t		t0, t1;
 
-	if ((v = bench_samples(b, n)) == NULL)
+	if (bench_wait_ready(b, pool, NULL, NULL) == -1 ||
+	    bench_pstat(b, pool, &s0) == -1)
 		return -1;
-	for (i = 0; i < n; i++) {
-		if (bench_wait_ready(b, pool, NULL, NULL) == -1 ||
-		    bench_pstat(b, pool, &s0) == -1)
-			break;
-		if (s0.nw == 0) {
-			bench_err(b, "pool %s: no worker in the stats",
-			    bench_pool_name(pool));
-			break;
-		}
-		t0 = bench_now_ns();
-		if (kill((pid_t)s0.w[i % s0.nw].pid, SIGKILL) == -1) {
-			bench_err(b, "kill %ld: %s", s0.w[i % s0.nw].pid,
-			    strerror(errno));
-			break;
-		}
-		if (bench_wait_ready(b, pool, &s0, &t1) == -1)
-			break;
-		v[i] = t1 - t0;
-	}
-	if (i == n)
-		b->fig[pool][BF_START] = bench_pct(v, n, 0.50) / 1e6;
-	free(v);
-	return i == n ? 0 : -1;
+	t0 = bench_now_ns();
+	if (bench_job(b, pool, "fault", "segv", 0, COMMIS_ST_CRASHED,
+	    BENCH_ANY_LEN) == -1 ||
+	    bench_wait_ready(b, pool, &s0, &t1) == -1)
+		return -1;
+	*ns = t1 - t0;
+	return 0;
 }
 
-/* 4b. A crashed worker replaced: `fault segv` on an idle pool. */
+/* 4. Worker start after SIGKILL, and a crashed worker replaced. */
 static int
-bench_replace(struct bench *b, enum bench_pool pool)
+bench_restart(struct bench *b)
 {
-	struct bench_pstat	 s0;
-	unsigned		 n = bench_count(b, 10, 3), i;
-	uint64_t		*v, t0, t1;
+	struct bench_series	k = { 0, bench_count(b, 10, 3), { NULL } };
+	struct bench_series	c = { 0, bench_count(b, 10, 3), { NULL } };
+	unsigned		turn[BENCH_NPOOLS] = { 0 };
+	int			p, rc;
 
-	if ((v = bench_samples(b, n)) == NULL)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (bench_wait_ready(b, pool, NULL, NULL) == -1 ||
-		    bench_pstat(b, pool, &s0) == -1)
-			break;
-		t0 = bench_now_ns();
-		if (bench_job(b, pool, "fault", "segv", 0, COMMIS_ST_CRASHED,
-		    BENCH_ANY_LEN) == -1 ||
-		    bench_wait_ready(b, pool, &s0, &t1) == -1)
-			break;
-		v[i] = t1 - t0;
+	rc = bench_series(b, &k, bench_kill_one, turn);
+	if (rc == 0)
+		rc = bench_series(b, &c, bench_segv_one, NULL);
+	for (p = 0; p < bench_npools(b) && rc == 0; p++) {
+		b->fig[p][BF_START] = bench_pct(k.v[p], k.n, 0.50) / 1e6;
+		b->fig[p][BF_REPLACE] = bench_pct(c.v[p], c.n, 0.50) / 1e6;
 	}
-	if (i == n)
-		b->fig[pool][BF_REPLACE] = bench_pct(v, n, 0.50) / 1e6;
-	free(v);
-	return i == n ? 0 : -1;
+	bench_series_free(&k);
+	bench_series_free(&c);
+	return rc;
 }
 
 /* Pss and Private_* of a process from smaps_rollup, in KiB. */
@@ -331,7 +434,7 @@ bench_smaps(long pid, long long *pss, long long *uss)
  * by the pool's slots. Left out (n/a) when /proc cannot be read.
  */
 static int
-bench_memory(struct bench *b, enum bench_pool pool)
+bench_memory_pool(struct bench *b, enum bench_pool pool)
 {
 	struct bench_pstat	s;
 	long long		pss = 0, uss = 0, slots = 0;
@@ -348,6 +451,18 @@ bench_memory(struct bench *b, enum bench_pool pool)
 	if (slots > 0) {
 		b->fig[pool][BF_PSS] = (double)pss / (double)slots;
 		b->fig[pool][BF_USS] = (double)uss / (double)slots;
+	}
+	return 0;
+}
+
+static int
+bench_memory(struct bench *b)
+{
+	int	p;
+
+	for (p = 0; p < bench_npools(b); p++) {
+		if (bench_memory_pool(b, (enum bench_pool)p) == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -394,51 +509,64 @@ bench_bulk_check(struct bench *b, const struct commis_result *r, size_t size)
 	return 0;
 }
 
-/* 6. A sealed memfd through echo with commis_submit_fd: p50 in us. */
+/* One segment of the bulk series, the same memfd for both pools. */
+struct bench_bulkarg {
+	int		 fd;
+	size_t		 size;
+	int		 checked[BENCH_NPOOLS];
+};
+
+/* commis_submit_fd of the memfd to echo, which hands it back. */
 static int
-bench_bulk_one(struct bench *b, enum bench_pool pool, size_t size,
-    unsigned runs, enum bench_fig fig)
+bench_bulk_one(struct bench *b, enum bench_pool pool, void *arg,
+    uint64_t *ns)
 {
 	struct commis_submit_opts	 o = { .pool = bench_pool_name(pool) };
+	struct bench_bulkarg		*a = arg;
 	struct commis_result		 r;
-	uint64_t			*v, t0, t1;
-	unsigned			 i;
-	int				 fd, rc = 0;
+	uint64_t			 t0, t1;
+	int				 rc;
 
-	if ((v = bench_samples(b, runs)) == NULL)
-		return -1;
-	if ((fd = bench_memfd(b, size)) == -1) {
-		free(v);
-		return -1;
+	t0 = bench_now_ns();
+	rc = commis_submit_fd(b->cl, "echo", a->fd, &o, &r);
+	t1 = bench_now_ns();
+	rc = bench_job_ok(b, b->cl, "bulk echo", rc, &r, COMMIS_ST_SUCCEEDED,
+	    a->size);
+	/* The first result of each pool is read through; later ones not. */
+	if (rc == 0 && !a->checked[pool]) {
+		rc = bench_bulk_check(b, &r, a->size);
+		a->checked[pool] = 1;
 	}
-	/* One untimed run first, whose output is checked. */
-	for (i = 0; i < runs + 1 && rc == 0; i++) {
-		t0 = bench_now_ns();
-		rc = commis_submit_fd(b->cl, "echo", fd, &o, &r);
-		t1 = bench_now_ns();
-		rc = bench_job_ok(b, b->cl, "bulk echo", rc, &r,
-		    COMMIS_ST_SUCCEEDED, size);
-		if (rc == 0 && i == 0)
-			rc = bench_bulk_check(b, &r, size);
-		commis_result_free(&r);
-		if (i > 0)
-			v[i - 1] = t1 - t0;
+	commis_result_free(&r);
+	*ns = t1 - t0;
+	return rc;
+}
+
+/* 6. A sealed memfd through echo with commis_submit_fd: p50 in us. */
+static int
+bench_bulk_size(struct bench *b, size_t size, unsigned n, enum bench_fig fig)
+{
+	struct bench_bulkarg	a = { -1, size, { 0 } };
+	struct bench_series	s = { 1, n, { NULL } };
+	int			p, rc;
+
+	if ((a.fd = bench_memfd(b, size)) == -1)
+		return -1;
+	if ((rc = bench_series(b, &s, bench_bulk_one, &a)) == 0) {
+		for (p = 0; p < bench_npools(b); p++)
+			b->fig[p][fig] = bench_pct(s.v[p], s.n, 0.50) / 1e3;
 	}
-	if (rc == 0)
-		b->fig[pool][fig] = bench_pct(v, runs, 0.50) / 1e3;
-	close(fd);
-	free(v);
+	bench_series_free(&s);
+	close(a.fd);
 	return rc;
 }
 
 static int
-bench_bulk(struct bench *b, enum bench_pool pool)
+bench_bulk(struct bench *b)
 {
-	if (bench_bulk_one(b, pool, 1u << 20, bench_count(b, 30, 5),
-	    BF_BULK1) == -1)
+	if (bench_bulk_size(b, 1u << 20, bench_count(b, 30, 5), BF_BULK1) == -1)
 		return -1;
-	return bench_bulk_one(b, pool, 64u << 20, bench_count(b, 10, 3),
-	    BF_BULK64);
+	return bench_bulk_size(b, 64u << 20, bench_count(b, 10, 3), BF_BULK64);
 }
 
 /* A fault case: the job that hurts its worker, and where its figures go. */
@@ -504,68 +632,91 @@ bench_fault_once(struct bench *b, enum bench_pool pool,
 	return 0;
 }
 
-static int
-bench_fault(struct bench *b, enum bench_pool pool, const struct bench_fault *k)
-{
-	unsigned	 n = bench_count(b, 3, 1), i;
-	uint64_t	*res, *rec, t[2] = { 0, 0 };
-	long long	 req = 0;
-	int		 lost = 0, rc = 0;
+/* What the fault series gathers beside the recovery times. */
+struct bench_faultarg {
+	const struct bench_fault *k;
+	uint64_t	*res[BENCH_NPOOLS];	/* submit to result */
+	unsigned	 nres[BENCH_NPOOLS];
+	long long	 req[BENCH_NPOOLS];
+	int		 lost[BENCH_NPOOLS];
+};
 
-	res = bench_samples(b, n);
-	rec = bench_samples(b, n);
-	for (i = 0; i < n && res != NULL && rec != NULL && rc == 0; i++) {
-		rc = bench_fault_once(b, pool, k, t, &req, &lost);
-		res[i] = t[0];
-		rec[i] = t[1];
+static int
+bench_fault_one(struct bench *b, enum bench_pool pool, void *arg,
+    uint64_t *ns)
+{
+	struct bench_faultarg	*a = arg;
+	uint64_t		 t[2];
+
+	if (bench_fault_once(b, pool, a->k, t, &a->req[pool],
+	    &a->lost[pool]) == -1)
+		return -1;
+	a->res[pool][a->nres[pool]++] = t[0];
+	*ns = t[1];
+	return 0;
+}
+
+static int
+bench_fault(struct bench *b, const struct bench_fault *k)
+{
+	struct bench_faultarg	a;
+	struct bench_series	s = { 0, bench_count(b, 3, 1), { NULL } };
+	int			p, rc = 0;
+
+	memset(&a, 0, sizeof a);
+	a.k = k;
+	for (p = 0; p < bench_npools(b) && rc == 0; p++) {
+		if ((a.res[p] = bench_samples(b, s.n)) == NULL)
+			rc = -1;
 	}
-	if (res == NULL || rec == NULL)
-		rc = -1;
-	if (rc == 0) {
-		b->fig[pool][k->f_req] = (double)req / n;
-		b->fig[pool][k->f_rec] = bench_pct(rec, n, 0.50) / 1e6;
+	if (rc == 0)
+		rc = bench_series(b, &s, bench_fault_one, &a);
+	for (p = 0; p < bench_npools(b) && rc == 0; p++) {
+		b->fig[p][k->f_req] = (double)a.req[p] / s.n;
+		b->fig[p][k->f_rec] = bench_pct(s.v[p], s.n, 0.50) / 1e6;
 		if (k->f_lost != BENCH_NFIGS)
-			b->fig[pool][k->f_lost] = (double)lost / n;
+			b->fig[p][k->f_lost] = (double)a.lost[p] / s.n;
 		if (k->f_res != BENCH_NFIGS)
-			b->fig[pool][k->f_res] = bench_pct(res, n, 0.50) / 1e6;
+			b->fig[p][k->f_res] = bench_pct(a.res[p], s.n,
+			    0.50) / 1e6;
 	}
-	free(res);
-	free(rec);
+	for (p = 0; p < BENCH_NPOOLS; p++)
+		free(a.res[p]);
+	bench_series_free(&s);
 	return rc;
 }
 
 /* 7. Crash blast radius: `fault segv` next to workers - 1 busy slots. */
 static int
-bench_blast(struct bench *b, enum bench_pool pool)
+bench_blast(struct bench *b)
 {
 	const struct bench_fault	k = { "segv", 0, COMMIS_ST_CRASHED,
 	    BF_BLAST_REQ, BF_BLAST_LOST, BF_BLAST_REC, BENCH_NFIGS };
 
-	return bench_fault(b, pool, &k);
+	return bench_fault(b, &k);
 }
 
 /* 8. Hard timeout: `fault hang` with --timeout 100 (kill_grace_ms 100). */
 static int
-bench_hang(struct bench *b, enum bench_pool pool)
+bench_hang(struct bench *b)
 {
 	const struct bench_fault	k = { "hang", BENCH_HANG_TIMEOUT_MS,
 	    COMMIS_ST_TIMEDOUT, BF_HANG_REQ, BENCH_NFIGS, BF_HANG_REC,
 	    BF_HANG_MS };
 
-	return bench_fault(b, pool, &k);
+	return bench_fault(b, &k);
 }
 
 static const struct {
 	const char	*what;
-	bench_load_fn	 fn;
+	int		(*fn)(struct bench *);
 } bench_loads[] = {
 	{ "dispatch latency", bench_latency },
 	{ "no-op throughput", bench_tput },
 	{ "memory per worker", bench_memory },
 	{ "CPU jobs", bench_cpu },
 	{ "bulk segments", bench_bulk },
-	{ "worker start", bench_restart },
-	{ "crash replacement", bench_replace },
+	{ "worker start and crash replacement", bench_restart },
 	{ "crash blast radius", bench_blast },
 	{ "hard timeout", bench_hang },
 };
@@ -575,20 +726,17 @@ bench_workloads(struct bench *b)
 {
 	struct bench_pstat	s;
 	size_t			i;
-	int			p, npools = b->no_thread ? 1 : BENCH_NPOOLS;
+	int			p;
 
-	for (p = 0; p < npools; p++) {
+	for (p = 0; p < bench_npools(b); p++) {
 		if (bench_pstat(b, (enum bench_pool)p, &s) == -1)
 			return -1;
 		snprintf(b->iso[p], sizeof b->iso[p], "%s", s.isolation);
 	}
 	for (i = 0; i < sizeof bench_loads / sizeof bench_loads[0]; i++) {
 		bench_progress(b, bench_loads[i].what);
-		for (p = 0; p < npools; p++) {
-			if (bench_interrupted(b) ||
-			    bench_loads[i].fn(b, (enum bench_pool)p) == -1)
-				return -1;
-		}
+		if (bench_interrupted(b) || bench_loads[i].fn(b) == -1)
+			return -1;
 	}
 	return 0;
 }

@@ -110,6 +110,7 @@ static const char *const client_err_names[] = {
 	[COMMIS_E_CONFIG] = "configuration rejected",
 	[COMMIS_E_STATE] = "not possible in this state",
 	[COMMIS_E_SEGMENT] = "segment refused",
+	[COMMIS_E_DENIED] = "permission denied",
 };
 
 #define NITEMS(a)	(sizeof (a) / sizeof (a)[0])

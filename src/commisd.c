@@ -12,6 +12,7 @@
 #include "config.h"
 #include "exitcode.h"
 #include "log.h"
+#include "notify.h"
 #include "sup.h"
 #include "version.h"
 
@@ -20,10 +21,16 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: commisd [-t] [-c FILE]\n"
+	fprintf(f, "usage: commisd [-t] [-c FILE] [--log-format=FORMAT] "
+	    "[--syslog]\n"
 	    "       commisd --version | --config-doc\n"
 	    "  -c FILE       configuration (default " DEFAULT_CONFIG ")\n"
 	    "  -t            check the configuration and exit\n"
+	    "  --log-format=human|journal\n"
+	    "                stderr lines as \"commisd[PID]: LEVEL: ...\" or "
+	    "as \"<N>...\"\n"
+	    "                (default: journal when stderr is the journal)\n"
+	    "  --syslog      log through syslog(3), facility daemon\n"
 	    "  --config-doc  print the configuration reference (Markdown)\n");
 }
 
@@ -37,10 +44,10 @@ inherited_socket(void)
 	if (pid != NULL && fds != NULL && strtol(pid, NULL, 10) == getpid() &&
 	    strtol(fds, NULL, 10) >= 1)
 		fd = 3;
-	/* Workers must not see these. */
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
+	/* Workers must not see these, not even in /proc/PID/environ. */
+	notify_unsetenv("LISTEN_PID");
+	notify_unsetenv("LISTEN_FDS");
+	notify_unsetenv("LISTEN_FDNAMES");
 	return fd;
 }
 
@@ -51,13 +58,17 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ "config-doc", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "log-format", required_argument, NULL, 'F' },
+		{ "syslog", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char		*path = DEFAULT_CONFIG;
 	struct supervisor	*sup;
 	struct config		*cfg;
 	char			*errors = NULL, *cause = NULL;
-	int			 ch, test = 0, code;
+	enum log_format		 fmt = LOG_FMT_HUMAN;
+	int			 ch, test = 0, code, use_syslog = 0;
+	int			 fmt_set = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:th", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -76,6 +87,18 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EXIT_SUP_OK;
+		case 'F':
+			if (log_format_parse(optarg, &fmt) == -1) {
+				fprintf(stderr, "commisd: --log-format: "
+				    "\"%s\" is neither human nor journal\n",
+				    optarg);
+				return EXIT_SUP_CONFIG;
+			}
+			fmt_set = 1;
+			break;
+		case 'S':
+			use_syslog = 1;
+			break;
 		default:
 			usage(stderr);
 			return EXIT_SUP_CONFIG;
@@ -86,6 +109,8 @@ main(int argc, char **argv)
 		return EXIT_SUP_CONFIG;
 	}
 	log_init("commisd", LOG_LVL_INFO);
+	if (fmt_set)
+		log_set_format(fmt);
 	if ((cfg = config_load(path, &errors)) == NULL) {
 		fprintf(stderr, "%s", errors);
 		if (errors[0] != '\0' && errors[strlen(errors) - 1] != '\n')
@@ -99,6 +124,10 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return EXIT_SUP_OK;
 	}
+	/* Before anything forks: workers never see systemd's variables. */
+	notify_init();
+	if (use_syslog)
+		log_open_syslog();
 	log_set_level(cfg->log_level);
 	if ((sup = sup_new(cfg, inherited_socket(), &cause)) == NULL) {
 		fatalx("%s", cause);

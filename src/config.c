@@ -9,6 +9,8 @@
  * changed. This module knows nothing of what the values are used for.
  */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,7 +430,7 @@ config_strlist(struct cload *l, const struct config_key *k,
     const struct cnode *vn, void *obj)
 {
 	const struct cnode	*item;
-	char			**list;
+	char			**list, msg[256];
 	size_t			 i, n = 0;
 	int			 rv = 0;
 
@@ -456,6 +458,10 @@ config_strlist(struct cload *l, const struct config_key *k,
 		    cnode_null(item)) {
 			cerr_add(&l->err, &item->mark, "%s: expected a "
 			    "non-empty string without NUL bytes", k->name);
+			rv = -1;
+		} else if (k->check != NULL &&
+		    k->check(item->s, msg, sizeof msg) == -1) {
+			cerr_add(&l->err, &item->mark, "%s: %s", k->name, msg);
 			rv = -1;
 		} else if ((list[n] = strdup(item->s)) == NULL) {
 			cerr_add(&l->err, NULL, "out of memory");
@@ -826,6 +832,50 @@ fail:
 	return NULL;
 }
 
+static void
+config_strs_free(char **v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int
+config_access_check(const char *s, char *err, size_t errlen)
+{
+	const char	*v = strchr(s, ':');
+	char		*end;
+
+	if (v == NULL || v[1] == '\0')
+		goto bad;
+	v++;
+	if (strncmp(s, "uid:", 4) == 0 || strncmp(s, "gid:", 4) == 0) {
+		errno = 0;
+		if (*v < '0' || *v > '9' || strtoul(v, &end, 10) > 0x7fffffffUL ||
+		    *end != '\0' || errno != 0)
+			goto bad;
+		return 0;
+	}
+	if (strncmp(s, "user:", 5) == 0) {
+		if (getpwnam(v) != NULL)
+			return 0;
+		snprintf(err, errlen, "no user '%s'", v);
+		return -1;
+	}
+	if (strncmp(s, "group:", 6) == 0) {
+		if (getgrnam(v) != NULL)
+			return 0;
+		snprintf(err, errlen, "no group '%s'", v);
+		return -1;
+	}
+bad:
+	snprintf(err, errlen, "'%s' is not user:NAME, group:NAME, uid:N or "
+	    "gid:N", s);
+	return -1;
+}
+
 void
 config_free(struct config *cfg)
 {
@@ -839,6 +889,9 @@ config_free(struct config *cfg)
 		free(cfg->pools[i].modules);
 	}
 	free(cfg->pools);
+	config_strs_free(cfg->access_read, cfg->naccess_read);
+	config_strs_free(cfg->access_submit, cfg->naccess_submit);
+	config_strs_free(cfg->access_admin, cfg->naccess_admin);
 	free(cfg->path);
 	free(cfg);
 }

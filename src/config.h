@@ -55,6 +55,23 @@ struct pool_config {
 	uint32_t	 restart_period_ms;	/* ... within this: pool failed */
 	char		**modules;		/* handler .so paths */
 	size_t		 nmodules;
+	/* Worker confinement: drop to user/group when commisd is root; a
+	 * limit of 0 leaves the inherited one. */
+	char		 user[64];
+	char		 group[64];
+	uint64_t	 rlimit_as;
+	uint32_t	 rlimit_cpu;		/* seconds */
+	uint32_t	 rlimit_nofile;
+	uint32_t	 rlimit_nproc;
+	uint64_t	 rlimit_core;
+};
+
+/* Roles on the control socket, each allowing what the one before does. */
+enum access_role {
+	ROLE_NONE = 0,
+	ROLE_READ,		/* ping, stats, status */
+	ROLE_SUBMIT,		/* + submit; wait and cancel its own jobs */
+	ROLE_ADMIN,		/* everything */
 };
 
 struct config {
@@ -70,6 +87,17 @@ struct config {
 	uint32_t		 segment_threshold; /* results above: segment */
 	uint64_t		 max_segment;	/* bytes of one segment */
 	uint32_t		 max_conn_segments; /* in flight per client */
+	/* Access: "user:NAME", "group:NAME", "uid:N" or "gid:N" per role. */
+	char			**access_read;
+	size_t			 naccess_read;
+	char			**access_submit;
+	size_t			 naccess_submit;
+	char			**access_admin;
+	size_t			 naccess_admin;
+	uint32_t		 max_connections;
+	uint32_t		 max_conns_per_uid;	/* 0: no limit */
+	uint32_t		 jobs_per_uid;		/* 0: no limit */
+	uint32_t		 first_frame_timeout_ms;
 	struct pool_config	*pools;
 	size_t			 npools;
 };
@@ -83,6 +111,8 @@ struct config	*config_load(const char *path, char **errors);
 struct config	*config_load_string(const char *name, const char *yaml,
 		    size_t len, char **errors);
 void		 config_free(struct config *);
+/* Checks one access entry ("user:alice", "gid:100"...). 0 or -1. */
+int		 config_access_check(const char *, char *err, size_t);
 const struct pool_config *config_pool(const struct config *, const char *);
 /* Writes the key reference (Markdown) generated from the key table. */
 void		 config_doc(FILE *);

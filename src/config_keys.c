@@ -7,7 +7,9 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -16,6 +18,24 @@
 #include "config_keys.h"
 
 #define POOL_WORKERS_MAX	1024
+
+static int
+config_user_check(const char *s, char *err, size_t errlen)
+{
+	if (getpwnam(s) != NULL)
+		return 0;
+	snprintf(err, errlen, "user: no user '%s'", s);
+	return -1;
+}
+
+static int
+config_group_check(const char *s, char *err, size_t errlen)
+{
+	if (getgrnam(s) != NULL)
+		return 0;
+	snprintf(err, errlen, "group: no group '%s'", s);
+	return -1;
+}
 
 #define TOP(m)	.off = offsetof(struct config, m),			\
 		.size = sizeof(((struct config *)0)->m)
@@ -74,6 +94,43 @@ const struct config_key config_top_keys[] = {
 	  .help = "Segments one client connection may have in flight (jobs "
 	  "submitted with a segment and not yet ended); beyond it a "
 	  "submission is refused." },
+	{ .name = "access_read", .type = CT_STRLIST, TOP(access_read),
+	  .off_n = offsetof(struct config, naccess_read), .def_doc = "`[]`",
+	  .check = config_access_check,
+	  .help = "Peers allowed the `read` role (ping, stats, status): "
+	  "entries `user:NAME`, `group:NAME`, `uid:N` or `gid:N`, matched "
+	  "against the peer's SO_PEERCRED uid, gid and supplementary groups. "
+	  "When all three access lists are empty, every peer that can open "
+	  "the socket (see `socket_mode`) has the `submit` role. Root and "
+	  "commisd's own uid are always `admin`." },
+	{ .name = "access_submit", .type = CT_STRLIST, TOP(access_submit),
+	  .off_n = offsetof(struct config, naccess_submit), .def_doc = "`[]`",
+	  .check = config_access_check,
+	  .help = "Peers allowed the `submit` role: `read`, plus submit, and "
+	  "wait for and cancel their own jobs." },
+	{ .name = "access_admin", .type = CT_STRLIST, TOP(access_admin),
+	  .off_n = offsetof(struct config, naccess_admin), .def_doc = "`[]`",
+	  .check = config_access_check,
+	  .help = "Peers allowed the `admin` role: everything (reload, "
+	  "scale, reset, dead-letter operations, any job)." },
+	{ .name = "max_connections", .type = CT_U32, TOP(max_connections),
+	  .min = 1, .max = 1000000, .def = "1024",
+	  .help = "Client connections at once; beyond it new ones are "
+	  "refused with an error." },
+	{ .name = "max_conns_per_uid", .type = CT_U32,
+	  TOP(max_conns_per_uid), .min = 0, .max = 1000000, .def = "0",
+	  .help = "Client connections at once per peer uid; 0 means no "
+	  "limit but `max_connections`." },
+	{ .name = "jobs_per_uid", .type = CT_U32, TOP(jobs_per_uid),
+	  .min = 0, .max = 100000000, .def = "0",
+	  .help = "Jobs one peer uid may have accepted and not ended, across "
+	  "pools; beyond it its submissions get `queue full` while other "
+	  "users' still go in. 0 means no limit." },
+	{ .name = "first_frame_timeout_ms", .type = CT_U32,
+	  TOP(first_frame_timeout_ms), .min = 100, .max = 3600000,
+	  .def = "10000",
+	  .help = "A new connection that has not sent one complete frame "
+	  "within this is closed (slow-loris clients)." },
 	{ .name = "pools", .type = CT_POOLS,
 	  .def_doc = "one pool `default`",
 	  .help = "The worker pools, a list of mappings with the pool keys "
@@ -208,6 +265,34 @@ const struct config_key config_pool_keys[] = {
 	  POOL(restart_period_ms), .min = 100, .max = 86400000,
 	  .def = "60000",
 	  .help = "The window of `restart_intensity`, in milliseconds." },
+	{ .name = "user", .type = CT_STRING, POOL(user), .def_doc = "none",
+	  .check = config_user_check,
+	  .help = "User the workers run as when commisd starts as root "
+	  "(with its primary group and supplementary groups, unless `group` "
+	  "is set). Ignored, with a warning, when commisd is not root." },
+	{ .name = "group", .type = CT_STRING, POOL(group), .def_doc = "none",
+	  .check = config_group_check,
+	  .help = "Group the workers run as when commisd starts as root." },
+	{ .name = "rlimit_as", .type = CT_SIZE, POOL(rlimit_as),
+	  .min = 0, .max = 1LL << 46, .def = "0",
+	  .help = "RLIMIT_AS of each worker (address space), e.g. `2G`; 0 "
+	  "leaves the inherited limit." },
+	{ .name = "rlimit_cpu", .type = CT_U32, POOL(rlimit_cpu),
+	  .min = 0, .max = 100000000, .def = "0",
+	  .help = "RLIMIT_CPU of each worker in seconds of CPU over its whole "
+	  "life; 0 leaves the inherited limit." },
+	{ .name = "rlimit_nofile", .type = CT_U32, POOL(rlimit_nofile),
+	  .min = 0, .max = 1048576, .def = "0",
+	  .help = "RLIMIT_NOFILE of each worker; 0 leaves the inherited "
+	  "limit." },
+	{ .name = "rlimit_nproc", .type = CT_U32, POOL(rlimit_nproc),
+	  .min = 0, .max = 4194304, .def = "0",
+	  .help = "RLIMIT_NPROC of each worker (per user: counts every "
+	  "process of the worker's uid); 0 leaves the inherited limit." },
+	{ .name = "rlimit_core", .type = CT_SIZE, POOL(rlimit_core),
+	  .min = 0, .max = 1LL << 46, .def = "0",
+	  .help = "RLIMIT_CORE of each worker; 0 leaves the inherited limit "
+	  "(set it to 1 to get no core dumps beyond one byte)." },
 	{ .name = "modules", .type = CT_STRLIST, POOL(modules),
 	  .off_n = offsetof(struct pool_config, nmodules), .def_doc = "`[]`",
 	  .help = "Paths of handler modules (`.so`) loaded before the "
@@ -595,7 +680,11 @@ config_key_set(const struct config_key *k, const struct config_scalar *v,
 	switch (k->type) {
 	case CT_STRING:
 	case CT_NAME:
-		return set_string(k, v, field, err, errlen);
+		if (set_string(k, v, field, err, errlen) == -1)
+			return -1;
+		if (k->check != NULL && k->check(field, err, errlen) == -1)
+			return -1;
+		return 0;
 	case CT_BOOL:
 	case CT_LEVEL:
 	case CT_ISOLATION:

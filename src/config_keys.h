@@ -16,7 +16,7 @@
 #define CONFIG_SCALAR_MAX	4096		/* bytes of one scalar */
 #define CONFIG_NODES_MAX	65536		/* nodes in the document */
 #define CONFIG_ERRORS_MAX	50		/* lines in one report */
-#define CONFIG_KEYS_MAX		32		/* keys at one level */
+#define CONFIG_KEYS_MAX		64		/* keys at one level */
 
 enum config_type {
 	CT_STRING,		/* char[size]; non-empty */
@@ -47,6 +47,8 @@ struct config_key {
 	const char		*def_doc;	/* shown when def is NULL */
 	const char		*help;
 	int			 required;
+	/* CT_STRLIST: checks one item; -1 with a message in err. */
+	int			(*check)(const char *, char *err, size_t);
 };
 
 /* One scalar as libyaml gave it; s is NUL-terminated at len. */

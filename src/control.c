@@ -21,6 +21,7 @@
 
 #include <event2/buffer.h>
 
+#include "access.h"
 #include "admin.h"
 #include "chan.h"
 #include "control.h"
@@ -40,6 +41,9 @@ struct conn {
 	struct chan		*chan;
 	struct waiter_list	 waiters;	/* job results it waits for */
 	uint32_t		 nsegs;		/* segments of jobs in flight */
+	struct peer		 peer;		/* from the kernel */
+	enum access_role	 role;
+	struct event		*first;		/* first-frame deadline */
 };
 
 struct control {
@@ -51,12 +55,18 @@ struct control {
 	struct idmap		 conns;
 	uint64_t		 next_id;
 	struct control_stats	 st;
+	struct access_table	*acl;
+	const struct config	*acl_cfg;	/* the config acl is of */
+	struct idmap		 uid_conns;	/* uid + 1 -> connections */
+	struct idmap		 uid_jobs;	/* uid + 1 -> jobs in flight */
+	int			 reserve_fd;	/* for accept on EMFILE */
 };
 
 struct control_cmd {
-	uint8_t		 type;
-	const char	*name;
-	void		(*fn)(struct conn *, struct frame *);
+	uint8_t			 type;
+	const char		*name;
+	enum access_role	 role;		/* least role allowed */
+	void			(*fn)(struct conn *, struct frame *);
 };
 
 static void	control_ping(struct conn *, struct frame *);
@@ -68,14 +78,37 @@ static void	control_cancel(struct conn *, struct frame *);
 static void	control_admin(struct conn *, struct frame *);
 
 static const struct control_cmd control_cmds[] = {
-	{ COMMIS_MSG_PING, "ping", control_ping },
-	{ COMMIS_MSG_SUBMIT, "submit", control_submit },
-	{ COMMIS_MSG_STATS, "stats", control_stats_cmd },
-	{ COMMIS_MSG_STATUS, "status", control_status },
-	{ COMMIS_MSG_WAIT, "wait", control_wait },
-	{ COMMIS_MSG_CANCEL_JOB, "cancel", control_cancel },
-	{ COMMIS_MSG_ADMIN, "admin", control_admin },
+	{ COMMIS_MSG_PING, "ping", ROLE_READ, control_ping },
+	{ COMMIS_MSG_SUBMIT, "submit", ROLE_SUBMIT, control_submit },
+	{ COMMIS_MSG_STATS, "stats", ROLE_READ, control_stats_cmd },
+	{ COMMIS_MSG_STATUS, "status", ROLE_READ, control_status },
+	{ COMMIS_MSG_WAIT, "wait", ROLE_SUBMIT, control_wait },
+	{ COMMIS_MSG_CANCEL_JOB, "cancel", ROLE_SUBMIT, control_cancel },
+	{ COMMIS_MSG_ADMIN, "admin", ROLE_ADMIN, control_admin },
 };
+
+/* A per-uid counter in an idmap (keys are uid + 1, never 0). */
+static uint64_t
+control_uid_get(const struct idmap *m, uid_t uid)
+{
+	return (uintptr_t)idmap_get(m, (uint64_t)uid + 1);
+}
+
+static void
+control_uid_add(struct idmap *m, uid_t uid, int delta)
+{
+	uint64_t	n = control_uid_get(m, uid) + (uint64_t)(int64_t)delta;
+
+	idmap_del(m, (uint64_t)uid + 1);
+	if (n > 0 && idmap_put(m, (uint64_t)uid + 1, (void *)(uintptr_t)n) == -1)
+		log_warnx("control: out of memory counting uid %ld", (long)uid);
+}
+
+void
+control_uid_job_done(struct control *ctl, uid_t uid)
+{
+	control_uid_add(&ctl->uid_jobs, uid, -1);
+}
 
 static void
 control_error(struct conn *c, uint64_t id, uint32_t code, const char *msg)
@@ -107,6 +140,9 @@ control_text(struct conn *c, uint8_t type, uint64_t id, const void *p,
 static void
 control_conn_free(struct conn *c)
 {
+	if (c->first != NULL)
+		event_free(c->first);
+	control_uid_add(&c->ctl->uid_conns, c->peer.uid, -1);
 	idmap_del(&c->ctl->conns, c->id);
 	job_conn_gone(c->ctl->sup->jobs, &c->waiters);
 	chan_free(c->chan);
@@ -125,16 +161,40 @@ control_drop(struct conn *c, uint64_t id, uint32_t code, const char *why)
 }
 
 static void
+control_deny(struct conn *c, uint64_t id, const char *what,
+    enum access_role need)
+{
+	char	msg[160];
+
+	snprintf(msg, sizeof msg, "%s needs the %s role; uid %ld has %s",
+	    what, access_role_name(need), (long)c->peer.uid,
+	    access_role_name(c->role));
+	log_info("control: connection %llu: denied: %s",
+	    (unsigned long long)c->id, msg);
+	c->ctl->st.denied++;
+	control_error(c, id, COMMIS_E_DENIED, msg);
+}
+
+static void
 control_frame(struct chan *ch, struct frame *f, void *arg)
 {
 	struct conn	*c = arg;
 	size_t		 i;
 
+	if (c->first != NULL) {		/* a complete frame: in time */
+		event_free(c->first);
+		c->first = NULL;
+	}
 	for (i = 0; i < sizeof control_cmds / sizeof control_cmds[0]; i++) {
-		if (control_cmds[i].type == f->hdr.type) {
-			control_cmds[i].fn(c, f);
+		if (control_cmds[i].type != f->hdr.type)
+			continue;
+		if (c->role < control_cmds[i].role) {
+			control_deny(c, f->hdr.id, control_cmds[i].name,
+			    control_cmds[i].role);
 			return;
 		}
+		control_cmds[i].fn(c, f);
+		return;
 	}
 	control_error(c, f->hdr.id, COMMIS_E_UNSUPPORTED,
 	    "unknown message type");
@@ -170,15 +230,75 @@ control_conn_error(struct chan *ch, enum frame_err e, const struct frame_hdr *h,
 	}
 }
 
+/*
+ * accept() failed for lack of fds: give the reserve one back, take the
+ * connection and close it at once, and keep the reserve for next time,
+ * so the listener does not spin on a connection it cannot take.
+ */
+static void
+control_accept_emfile(struct control *ctl, int lfd)
+{
+	int	fd;
+
+	log_warnx("control: out of file descriptors; refusing a connection");
+	ctl->st.refused++;
+	if (ctl->reserve_fd != -1) {
+		close(ctl->reserve_fd);
+		ctl->reserve_fd = -1;
+	}
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) != -1)
+		close(fd);
+	ctl->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Whether a new peer may stay, else why not (it gets that and is closed). */
+static const char *
+control_admit(struct control *ctl, struct conn *c)
+{
+	const struct config	*cfg = ctl->sup->cfg;
+
+	if (ctl->acl_cfg != cfg) {	/* built per config (reloads) */
+		access_table_free(ctl->acl);
+		ctl->acl = access_table_new(cfg);
+		ctl->acl_cfg = ctl->acl != NULL ? cfg : NULL;
+	}
+	if (ctl->acl == NULL)
+		return "out of memory";
+	if ((c->role = access_role(ctl->acl, &c->peer)) == ROLE_NONE)
+		return "not allowed: uid not in the access lists";
+	if (idmap_len(&ctl->conns) >= cfg->max_connections &&
+	    c->role < ROLE_ADMIN)
+		return "too many connections (max_connections)";
+	if (cfg->max_conns_per_uid > 0 && c->role < ROLE_ADMIN &&
+	    control_uid_get(&ctl->uid_conns, c->peer.uid) >=
+	    cfg->max_conns_per_uid)
+		return "too many connections for this uid (max_conns_per_uid)";
+	return NULL;
+}
+
+static void
+control_first_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	struct conn	*c = arg;
+
+	c->ctl->st.slow++;
+	control_drop(c, 0, COMMIS_E_PROTO, "no complete frame in time "
+	    "(first_frame_timeout_ms)");
+}
+
 static void
 control_accept(evutil_socket_t lfd, short ev, void *arg)
 {
 	struct control	*ctl = arg;
+	struct timeval	 tv = tv_ms(ctl->sup->cfg->first_frame_timeout_ms);
 	struct conn	*c;
+	const char	*why;
 	int		 fd;
 
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) == -1) {
-		if (errno != EAGAIN && errno != EINTR &&
+		if (errno == EMFILE || errno == ENFILE)
+			control_accept_emfile(ctl, lfd);
+		else if (errno != EAGAIN && errno != EINTR &&
 		    errno != ECONNABORTED)
 			log_warn("control: accept");
 		return;
@@ -193,17 +313,32 @@ control_accept(evutil_socket_t lfd, short ev, void *arg)
 	c->chan = chan_new(ctl->sup->base, fd,
 	    ctl->sup->cfg->max_payload + COMMIS_FRAME_OVERHEAD,
 	    control_frame, control_conn_error, c);
-	if (c->chan == NULL || idmap_put(&ctl->conns, c->id, c) == -1) {
-		log_warnx("control: out of memory for a connection");
+	if (c->chan == NULL || access_peer(fd, &c->peer) == -1 ||
+	    idmap_put(&ctl->conns, c->id, c) == -1 ||
+	    (c->first = evtimer_new(ctl->sup->base, control_first_timeout,
+	    c)) == NULL) {
+		log_warnx("control: cannot set up a connection");
 		if (c->chan == NULL)
 			close(fd);
+		idmap_del(&ctl->conns, c->id);
 		chan_free(c->chan);
 		free(c);
 		return;
 	}
+	control_uid_add(&ctl->uid_conns, c->peer.uid, 1);
 	ctl->st.accepted++;
-	log_debug("control: connection %llu accepted",
-	    (unsigned long long)c->id);
+	if ((why = control_admit(ctl, c)) != NULL) {
+		log_info("control: refused uid %ld pid %ld: %s",
+		    (long)c->peer.uid, (long)c->peer.pid, why);
+		ctl->st.refused++;
+		control_error(c, 0, COMMIS_E_DENIED, why);
+		control_conn_free(c);
+		return;
+	}
+	evtimer_add(c->first, &tv);
+	log_debug("control: connection %llu accepted: uid %ld pid %ld, role %s",
+	    (unsigned long long)c->id, (long)c->peer.uid, (long)c->peer.pid,
+	    access_role_name(c->role));
 }
 
 static void
@@ -367,6 +502,15 @@ control_submit(struct conn *c, struct frame *f)
 		control_error(c, f->hdr.id, code, msg);
 		return;
 	}
+	if (sup->cfg->jobs_per_uid > 0 && c->role < ROLE_ADMIN &&
+	    control_uid_get(&c->ctl->uid_jobs, c->peer.uid) >=
+	    sup->cfg->jobs_per_uid) {
+		snprintf(msg, sizeof msg, "uid %ld has %u jobs in flight "
+		    "(jobs_per_uid)", (long)c->peer.uid, sup->cfg->jobs_per_uid);
+		p->st.rejected++;
+		control_error(c, f->hdr.id, COMMIS_E_QUEUE_FULL, msg);
+		return;
+	}
 	waits = !(s.flags & COMMIS_SUBMIT_NOWAIT);
 	if ((job = job_new(sup->jobs, p, s.handler, s.prio, s.timeout,
 	    s.flags, s.delay, s.deadline, s.data, s.len)) == NULL ||
@@ -393,6 +537,9 @@ control_submit(struct conn *c, struct frame *f)
 		return;
 	}
 	p->st.submitted++;
+	job->owner = c->peer.uid;
+	job->counted = 1;
+	control_uid_add(&c->ctl->uid_jobs, c->peer.uid, 1);
 	if (!waits) {
 		le64_put(idb, job->id);
 		chan_send(c->chan, COMMIS_MSG_ACCEPTED, f->hdr.id, idb,
@@ -400,9 +547,10 @@ control_submit(struct conn *c, struct frame *f)
 	}
 }
 
-/* The job named by a request's u64 (plus u32 more when wanted). */
+/* The job named by a request's u64 (plus u32 more when wanted); with
+ * own, a non-admin may only name its own jobs. */
 static struct job *
-control_job_arg(struct conn *c, struct frame *f, uint32_t *extra)
+control_job_arg(struct conn *c, struct frame *f, uint32_t *extra, int own)
 {
 	struct mreader	 r;
 	struct job	*job;
@@ -421,6 +569,13 @@ control_job_arg(struct conn *c, struct frame *f, uint32_t *extra)
 		snprintf(msg, sizeof msg, "job %llu is unknown or its result "
 		    "has expired", (unsigned long long)id);
 		control_error(c, f->hdr.id, COMMIS_E_NO_JOB, msg);
+		return NULL;
+	}
+	if (own && c->role < ROLE_ADMIN && job->owner != c->peer.uid) {
+		snprintf(msg, sizeof msg, "job %llu of another user",
+		    (unsigned long long)id);
+		control_deny(c, f->hdr.id, msg, ROLE_ADMIN);
+		return NULL;
 	}
 	return job;
 }
@@ -438,7 +593,7 @@ control_status(struct conn *c, struct frame *f)
 	struct job		*job;
 	struct mbuf		 m;
 
-	if ((job = control_job_arg(c, f, NULL)) == NULL)
+	if ((job = control_job_arg(c, f, NULL, 0)) == NULL)
 		return;
 	mbuf_init(&m);
 	mbuf_u64(&m, job->id);
@@ -461,7 +616,7 @@ control_wait(struct conn *c, struct frame *f)
 	struct job	*job;
 	uint32_t	 timeout;
 
-	if ((job = control_job_arg(c, f, &timeout)) == NULL)
+	if ((job = control_job_arg(c, f, &timeout, 1)) == NULL)
 		return;
 	if (job_wait(c->ctl->sup->jobs, job, c->id, f->hdr.id, 0, timeout,
 	    &c->waiters) == -1)
@@ -478,7 +633,7 @@ control_cancel(struct conn *c, struct frame *f)
 	uint64_t	 id;
 	int		 n, now;
 
-	if ((job = control_job_arg(c, f, NULL)) == NULL)
+	if ((job = control_job_arg(c, f, NULL, 1)) == NULL)
 		return;
 	/* The job may be freed by the cancel: keep what the reply needs. */
 	id = job->id;
@@ -595,6 +750,9 @@ control_new(struct supervisor *sup, int listen_fd, char **cause)
 	}
 	ctl->sup = sup;
 	idmap_init(&ctl->conns);
+	idmap_init(&ctl->uid_conns);
+	idmap_init(&ctl->uid_jobs);
+	ctl->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	snprintf(ctl->path, sizeof ctl->path, "%s", sup->cfg->socket);
 	if (listen_fd >= 0) {
 		ctl->fd = listen_fd;
@@ -649,6 +807,11 @@ control_free(struct control *ctl)
 		pos = 0;
 	}
 	idmap_free(&ctl->conns);
+	idmap_free(&ctl->uid_conns);
+	idmap_free(&ctl->uid_jobs);
+	access_table_free(ctl->acl);
+	if (ctl->reserve_fd != -1)
+		close(ctl->reserve_fd);
 	free(ctl);
 }
 

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct supervisor;
 struct job;
@@ -14,6 +15,9 @@ struct job;
 struct control_stats {
 	uint64_t	accepted;	/* connections */
 	uint64_t	dropped;	/* closed for a protocol error */
+	uint64_t	refused;	/* not admitted (access, caps, EMFILE) */
+	uint64_t	denied;		/* requests beyond the peer's role */
+	uint64_t	slow;		/* no first frame in time */
 };
 
 /* listen_fd >= 0: an inherited listening socket (systemd LISTEN_FDS). */
@@ -26,6 +30,8 @@ void		 control_close_listener(struct control *);
 void		 control_result_to(struct control *, uint64_t conn_id,
 		    uint64_t req_id, const struct job *, const void *out,
 		    size_t outlen, int out_fd);
+/* A job counted against its submitter's uid (jobs_per_uid) has ended. */
+void		 control_uid_job_done(struct control *, uid_t);
 /* A job that counted a segment on conn_id has ended. */
 void		 control_seg_done(struct control *, uint64_t conn_id);
 void		 control_error_to(struct control *, uint64_t conn_id,

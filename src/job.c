@@ -282,6 +282,8 @@ void
 job_discard(struct job_table *t, struct job *job)
 {
 	t->active--;
+	if (job->counted)
+		control_uid_job_done(t->sup->control, job->owner);
 	job_free(t, job);
 }
 
@@ -567,6 +569,10 @@ job_finish_fd(struct job_table *t, struct job *job, enum commis_status st,
 	job_count(job, st);
 	job->pool = NULL;
 	t->active--;
+	if (job->counted) {
+		control_uid_job_done(t->sup->control, job->owner);
+		job->counted = 0;
+	}
 	while ((w = LIST_FIRST(&job->waiters)) != NULL) {
 		control_result_to(t->sup->control, w->conn_id, w->req_id, job,
 		    out, outlen, out_fd);
@@ -665,6 +671,7 @@ job_dead_retry(struct job_table *t, uint64_t id, uint64_t *new_id, char *why,
 		    p->cfg.name);
 		return -1;
 	}
+	job->owner = old->owner;
 	p->st.submitted++;
 	log_info("pool %s: dead job %llu retried as job %llu", p->cfg.name,
 	    (unsigned long long)id, (unsigned long long)job->id);

@@ -56,6 +56,8 @@ struct job {
 	int			 seg_fd;	/* input segment, or -1 */
 	uint64_t		 seg_conn;	/* the connection it counts on */
 	int			 had_seg;	/* the input came as a segment */
+	uid_t			 owner;		/* the submitter's uid */
+	int			 counted;	/* counts in jobs_per_uid */
 	struct worker		*worker;	/* SENT or RUNNING on it */
 	pid_t			 last_pid;
 	uint64_t		 submit_ns;

@@ -157,6 +157,10 @@ pool_new(struct supervisor *sup, const struct pool_config *cfg,
 	}
 	p->target = pool_initial_target(&p->cfg);
 	p->tokens = p->cfg.spawn_rate;
+	if ((p->cfg.user[0] != '\0' || p->cfg.group[0] != '\0') &&
+	    geteuid() != 0)
+		log_warnx("pool %s: user/group ignored: commisd is not root",
+		    p->cfg.name);
 	p->tokens_ns = sup_now_ns();
 	return p;
 }

@@ -143,14 +143,19 @@ stats_json(struct supervisor *sup, struct evbuffer *eb)
 	size_t		i;
 
 	evbuffer_add_printf(eb, "{\"version\":\"%s\",\"pid\":%ld,"
-	    "\"uptime_ms\":%llu,\"connections\":%zu,\"throttled\":%zu,"
+	    "\"uptime_ms\":%llu,\"connections\":%zu,\"refused\":%llu,"
+	    "\"denied\":%llu,\"slow_clients\":%llu,\"throttled\":%zu,"
 	    "\"output_bytes\":%zu,\"jobs\":%zu,"
 	    "\"segments\":%zu,"
 	    "\"results_kept\":%zu,\"results_bytes\":%zu,\"dead\":%zu,"
 	    "\"reloads\":%llu,\"stopping\":%s,\"pools\":[", COMMIS_VERSION,
 	    (long)sup->pid,
 	    (unsigned long long)((now - sup->start_ns) / NS_PER_MS),
-	    control_nconns(sup->control), control_throttled(sup->control),
+	    control_nconns(sup->control),
+	    (unsigned long long)control_stats(sup->control)->refused,
+	    (unsigned long long)control_stats(sup->control)->denied,
+	    (unsigned long long)control_stats(sup->control)->slow,
+	    control_throttled(sup->control),
 	    control_pending(sup->control), job_active(sup->jobs),
 	    job_seg_count(sup->jobs),
 	    job_kept_count(sup->jobs), job_kept_bytes(sup->jobs),

@@ -20,6 +20,7 @@
 #include "handlers.h"
 #include "job.h"
 #include "log.h"
+#include "notify.h"
 #include "pool.h"
 #include "sup.h"
 
@@ -49,6 +50,22 @@ sup_pool(struct supervisor *sup, const char *name)
 			return sup->pools[i];
 	}
 	return NULL;
+}
+
+/* systemd's STATUS=: "2 pools, 4 workers". */
+static void
+sup_status(struct supervisor *sup, const char *what, char *buf, size_t len)
+{
+	size_t		i, npools = 0;
+	unsigned	nworkers = 0;
+
+	for (i = 0; i < sup->npools; i++) {
+		if (!sup->pools[i]->draining)
+			npools++;
+		nworkers += sup->pools[i]->nworkers;
+	}
+	snprintf(buf, len, "%s%zu pool%s, %u worker%s", what, npools,
+	    npools == 1 ? "" : "s", nworkers, nworkers == 1 ? "" : "s");
 }
 
 /* Frees drained pools; ends the loop once a shutdown has nothing left. */
@@ -142,6 +159,8 @@ sup_shutdown(struct supervisor *sup, enum sup_stop how, const char *why)
 		return;
 	log_info("shutting down (%s): %s", how == SUP_STOP_DRAIN ?
 	    "finishing jobs" : "fast", why);
+	notify_send("STOPPING=1\nSTATUS=shutting down (%s): %s",
+	    how == SUP_STOP_DRAIN ? "finishing jobs" : "fast", why);
 	if (sup->stopping == SUP_RUNNING)
 		control_close_listener(sup->control);
 	sup->stopping = how;
@@ -253,16 +272,12 @@ sup_reload_apply(struct supervisor *sup, struct config *cfg,
 	sup_tick_start(sup);
 }
 
-int
-sup_reload(struct supervisor *sup, char **errors)
+static int
+sup_reload_config(struct supervisor *sup, char **errors)
 {
 	struct handler_set	**hs;
 	struct config		 *cfg;
 
-	if (sup->stopping) {
-		*errors = strdup("commisd is shutting down");
-		return -1;
-	}
 	if ((cfg = config_load(sup->cfg->path, errors)) == NULL) {
 		log_warnx("reload refused, the running configuration stays:\n%s",
 		    *errors);
@@ -291,12 +306,44 @@ sup_reload(struct supervisor *sup, char **errors)
 	return 0;
 }
 
+/* systemd hears RELOADING=1 before and READY=1 after, refused or not. */
+int
+sup_reload(struct supervisor *sup, char **errors)
+{
+	char	status[256];
+	int	r;
+
+	if (sup->stopping) {
+		*errors = strdup("commisd is shutting down");
+		return -1;
+	}
+	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+	    (unsigned long long)(sup_now_ns() / 1000), sup->cfg->path);
+	if ((r = sup_reload_config(sup, errors)) == 0)
+		sup_status(sup, "reloaded: ", status, sizeof status);
+	else
+		snprintf(status, sizeof status, "reload refused, the running "
+		    "configuration stays: %.*s", *errors != NULL ?
+		    (int)strcspn(*errors, "\n") : 0, *errors != NULL ?
+		    *errors : "");
+	notify_send("READY=1\nSTATUS=%s", status);
+	return r;
+}
+
+static void
+sup_watchdog(evutil_socket_t fd, short ev, void *arg)
+{
+	notify_send("WATCHDOG=1");
+}
+
 struct supervisor *
 sup_new(struct config *cfg, int listen_fd, char **cause)
 {
 	static const int	 sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT,
 				    SIGHUP };
 	struct supervisor	*sup;
+	struct timeval		 tv;
+	uint64_t		 wd;
 	size_t			 i;
 
 	if ((sup = calloc(1, sizeof *sup)) == NULL) {
@@ -327,6 +374,18 @@ sup_new(struct config *cfg, int listen_fd, char **cause)
 			goto fail;
 		}
 	}
+	/* Every WATCHDOG_USEC/2, from the loop: a stuck loop stops it. */
+	if ((wd = notify_watchdog_usec()) > 0) {
+		wd = wd / 2 > 0 ? wd / 2 : 1;
+		tv.tv_sec = (time_t)(wd / 1000000);
+		tv.tv_usec = (suseconds_t)(wd % 1000000);
+		if ((sup->ev_watchdog = event_new(sup->base, -1, EV_PERSIST,
+		    sup_watchdog, sup)) == NULL ||
+		    event_add(sup->ev_watchdog, &tv) == -1) {
+			*cause = strdup("cannot set up the watchdog timer");
+			goto fail;
+		}
+	}
 	for (i = 0; i < cfg->npools; i++) {
 		if ((sup->pools[i] = pool_new(sup, &cfg->pools[i], NULL,
 		    cause)) == NULL)
@@ -344,11 +403,15 @@ fail:
 int
 sup_run(struct supervisor *sup)
 {
+	char	status[256];
 	size_t	i;
 
 	for (i = 0; i < sup->npools; i++)
 		pool_maintain(sup->pools[i]);
 	log_info("commisd running: %zu pool(s)", sup->npools);
+	/* The control socket listens (sup_new) and the workers are forked. */
+	sup_status(sup, "", status, sizeof status);
+	notify_send("READY=1\nSTATUS=%s", status);
 	if (event_base_dispatch(sup->base) == -1)
 		return EXIT_SUP_FAIL;
 	sup_reap(sup);
@@ -376,6 +439,8 @@ sup_free(struct supervisor *sup)
 		event_free(sup->ev_stop);
 	if (sup->ev_tick != NULL)
 		event_free(sup->ev_tick);
+	if (sup->ev_watchdog != NULL)
+		event_free(sup->ev_watchdog);
 	if (sup->base != NULL)
 		event_base_free(sup->base);
 	config_free(sup->cfg);

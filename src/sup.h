@@ -40,6 +40,7 @@ struct supervisor {
 	struct event		*ev_sig[5];
 	struct event		*ev_stop;	/* drain deadline, last resort */
 	struct event		*ev_tick;	/* drained pools, end of loop */
+	struct event		*ev_watchdog;	/* WATCHDOG=1, or NULL */
 };
 
 /* A timeval of ms milliseconds, for libevent timers. */

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "confine.h"
 #include "exitcode.h"
 #include "frame.h"
 #include "handlers.h"
@@ -69,7 +70,7 @@ worker_start(const struct worker_args *wa)
 {
 	struct sched_param	 sp = { 0 };
 	sigset_t		 set;
-	char			*cause = NULL;
+	char			*cause = NULL, why[256];
 	int			 sig;
 
 	if (wa->fd != WORKER_FD && dup2(wa->fd, WORKER_FD) == -1)
@@ -97,6 +98,10 @@ worker_start(const struct worker_args *wa)
 	if (wa->cfg->sched_batch &&
 	    sched_setscheduler(0, SCHED_BATCH, &sp) == -1)
 		log_warn("worker: SCHED_BATCH");
+	if (confine_worker(wa->cfg, wa->parent, why, sizeof why) == -1) {
+		log_warnx("pool %s: worker start-up: %s", wa->cfg->name, why);
+		_exit(EXIT_WORKER_NORESPAWN);
+	}
 	if (handlers_init(wa->handlers, &cause) == -1) {
 		log_warnx("pool %s: worker start-up: %s", wa->cfg->name, cause);
 		_exit(EXIT_WORKER_NORESPAWN);

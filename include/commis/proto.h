@@ -138,6 +138,8 @@ enum commis_err {
 	COMMIS_E_STATE		= 14,	/* not possible in the job's state */
 	COMMIS_E_SEGMENT	= 15,	/* segment unsealed, too large, or too
 					   many in flight on the connection */
+	COMMIS_E_DENIED		= 16,	/* the peer's role does not allow it,
+					   or the connection is refused */
 };
 
 /* Terminal states of a job, in COMMIS_MSG_RESULT. */
