@@ -20,6 +20,7 @@ static Suite *(*const suites[])(void) = {
 	supervise_suite,
 	bulk_suite,
 	thread_suite,
+	access_suite,
 	cli_suite,
 };
 

@@ -22,6 +22,7 @@ Suite	*sup_suite(void);
 Suite	*supervise_suite(void);
 Suite	*bulk_suite(void);
 Suite	*thread_suite(void);
+Suite	*access_suite(void);
 Suite	*cli_suite(void);
 
 /* A fresh mkdtemp directory under $TMPDIR; the path is malloc'd. */
