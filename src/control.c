@@ -522,6 +522,7 @@ control_submit(struct conn *c, struct frame *f)
 		control_error(c, f->hdr.id, COMMIS_E_QUEUE_FULL, "out of memory");
 		return;
 	}
+	job->owner = c->peer.uid;	/* before it is queued: fairness */
 	if (f->fd != -1) {
 		/* The job owns the segment from here on. */
 		job_set_segment(sup->jobs, job, f->fd, c->id);
@@ -537,7 +538,6 @@ control_submit(struct conn *c, struct frame *f)
 		return;
 	}
 	p->st.submitted++;
-	job->owner = c->peer.uid;
 	job->counted = 1;
 	control_uid_add(&c->ctl->uid_jobs, c->peer.uid, 1);
 	if (!waits) {

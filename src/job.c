@@ -665,13 +665,13 @@ job_dead_retry(struct job_table *t, uint64_t id, uint64_t *new_id, char *why,
 		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
+	job->owner = old->owner;
 	if (job_start(t, job) == -1) {
 		job_discard(t, job);
 		snprintf(why, whylen, "pool '%s' does not take jobs now",
 		    p->cfg.name);
 		return -1;
 	}
-	job->owner = old->owner;
 	p->st.submitted++;
 	log_info("pool %s: dead job %llu retried as job %llu", p->cfg.name,
 	    (unsigned long long)id, (unsigned long long)job->id);

@@ -22,6 +22,7 @@
 #include "dispatch.h"
 #include "exitcode.h"
 #include "handlers.h"
+#include "idmap.h"
 #include "log.h"
 #include "pool.h"
 #include "sup.h"
@@ -136,6 +137,7 @@ pool_new(struct supervisor *sup, const struct pool_config *cfg,
 	}
 	p->sup = sup;
 	queue_init(&p->queue);
+	idmap_init(&p->uid_last);
 	TAILQ_INIT(&p->workers);
 	TAILQ_INIT(&p->idle);
 	TAILQ_INIT(&p->delayed);
@@ -193,6 +195,7 @@ pool_free(struct pool *p)
 		event_free(p->spawn_ev);
 	free(p->ring);
 	queue_free(&p->queue);
+	idmap_free(&p->uid_last);
 	handlers_free(p->handlers);
 	pool_cfg_clear(&p->cfg);
 	free(p);
@@ -258,6 +261,41 @@ pool_worker_unset_idle(struct worker *w)
 	w->state = W_BUSY;
 }
 
+/* Fair dispatch across users within a priority (queue_push_fair). */
+static int
+pool_push_fair(struct pool *p, struct job *job)
+{
+	uint64_t	key = (uint64_t)job->owner + 1;
+	int64_t		last = (int64_t)(uintptr_t)idmap_get(&p->uid_last, key);
+
+	if (queue_push_fair(&p->queue, &job->qi, &last) == -1)
+		return -1;
+	idmap_del(&p->uid_last, key);
+	if (idmap_put(&p->uid_last, key, (void *)(uintptr_t)last) == -1)
+		log_warnx("pool %s: out of memory for fair queueing",
+		    p->cfg.name);
+	return 0;
+}
+
+/* Users whose last job has run no longer need remembering. */
+static void
+pool_fair_prune(struct pool *p)
+{
+	struct idmap	keep;
+	size_t		i;
+
+	idmap_init(&keep);
+	for (i = 0; i < p->uid_last.cap; i++) {
+		if (p->uid_last.slots[i].key != 0 &&
+		    (int64_t)(uintptr_t)p->uid_last.slots[i].val >
+		    p->queue.vtime)
+			idmap_put(&keep, p->uid_last.slots[i].key,
+			    p->uid_last.slots[i].val);
+	}
+	idmap_free(&p->uid_last);
+	p->uid_last = keep;
+}
+
 int
 pool_enqueue(struct pool *p, struct job *job, int front)
 {
@@ -267,7 +305,7 @@ pool_enqueue(struct pool *p, struct job *job, int front)
 	    pool_queued(p) >= p->cfg.queue_max))
 		return -1;
 	if ((front ? queue_push_front(&p->queue, &job->qi) :
-	    queue_push(&p->queue, &job->qi)) == -1)
+	    pool_push_fair(p, job)) == -1)
 		return -1;
 	job->state = JOB_QUEUED;
 	dispatch(p);
@@ -649,6 +687,7 @@ pool_tick(evutil_socket_t fd, short ev, void *arg)
 			serving--;
 		}
 	}
+	pool_fair_prune(p);
 	pool_maintain(p);
 }
 

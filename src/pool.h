@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "idmap.h"
 #include "job.h"
 #include "queue.h"
 
@@ -93,6 +94,7 @@ struct pool {
 	struct pool_config	 cfg;		/* the pool's own copy */
 	struct handler_set	*handlers;
 	struct queue		 queue;
+	struct idmap		 uid_last;	/* uid + 1 -> its last seq */
 	unsigned		 ndelayed;
 	struct job_list		 delayed;	/* by wentry */
 	struct worker_list	 workers;

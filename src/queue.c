@@ -2,7 +2,9 @@
  * The run queue as a binary heap ordered by (priority desc, seq asc).
  * Jobs pushed at the back take increasing seqs, jobs pushed at the front
  * decreasing ones, so a requeued job runs before every job of its priority
- * that was waiting, and never before a job of higher priority. Each item
+ * that was waiting, and never before a job of higher priority. With
+ * queue_push_fair, each stream (user) numbers its jobs from the virtual
+ * time (the highest seq popped), so streams interleave within a priority. Each item
  * knows its heap slot, so removal (a cancelled job) is O(log n). The queue
  * knows nothing of jobs or pools; its bound (queue_max) is the caller's.
  */
@@ -16,8 +18,9 @@ queue_init(struct queue *q)
 {
 	q->heap = NULL;
 	q->len = q->cap = 0;
-	q->back = 1;
+	q->back = 0;
 	q->front = 0;
+	q->vtime = 0;
 }
 
 void
@@ -112,10 +115,17 @@ queue_insert(struct queue *q, struct queue_item *it)
 }
 
 int
+queue_push_fair(struct queue *q, struct queue_item *it, int64_t *last)
+{
+	it->seq = (q->vtime > *last ? q->vtime : *last) + 1;
+	*last = it->seq;
+	return queue_insert(q, it);
+}
+
+int
 queue_push(struct queue *q, struct queue_item *it)
 {
-	it->seq = q->back++;
-	return queue_insert(q, it);
+	return queue_push_fair(q, it, &q->back);
 }
 
 int
@@ -155,7 +165,10 @@ queue_pop(struct queue *q)
 {
 	struct queue_item	*it = queue_peek(q);
 
-	if (it != NULL)
+	if (it != NULL) {
 		queue_remove(q, it);
+		if (it->seq > q->vtime)
+			q->vtime = it->seq;
+	}
 	return it;
 }

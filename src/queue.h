@@ -19,8 +19,9 @@ struct queue {
 	struct queue_item	**heap;
 	size_t			  len;
 	size_t			  cap;
-	int64_t			  back;		/* next seq at the back */
+	int64_t			  back;		/* last seq of queue_push */
 	int64_t			  front;	/* next seq at the front */
+	int64_t			  vtime;	/* highest seq popped so far */
 };
 
 void			 queue_init(struct queue *);
@@ -28,6 +29,14 @@ void			 queue_free(struct queue *);
 /* 0, or -1 when out of memory. */
 int			 queue_push(struct queue *, struct queue_item *);
 int			 queue_push_front(struct queue *, struct queue_item *);
+/*
+ * Fair queueing between streams (a pool's users): *last is the stream's
+ * last seq. A stream's items keep their order, and a new stream's first
+ * item goes right after what has already run, not behind another
+ * stream's backlog.
+ */
+int			 queue_push_fair(struct queue *, struct queue_item *,
+			    int64_t *last);
 struct queue_item	*queue_pop(struct queue *);
 struct queue_item	*queue_peek(const struct queue *);
 void			 queue_remove(struct queue *, struct queue_item *);

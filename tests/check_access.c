@@ -243,6 +243,40 @@ START_TEST(test_uid_quota)
 }
 END_TEST
 
+static int
+do_backlog(commis_client *cl, void *arg)
+{
+	uint64_t	id;
+	int		i;
+
+	for (i = 0; i < 20; i++) {
+		if (commis_submit_nowait(cl, "sleep", "50", 2, NULL, &id) !=
+		    COMMIS_OK)
+			return 99;
+	}
+	return 0;
+}
+
+/* One user's backlog does not starve another user's job: it runs next,
+ * not after the twenty queued before it. */
+START_TEST(test_fair_dispatch)
+{
+	struct ctx	c;
+	long long	left;
+
+	users_make();
+	start_with(&c, "# %s %s %s\npools:\n  - name: p\n    workers: 1\n");
+	wait_ready(c.cl, 1);
+	ck_assert_int_eq(as_user(&c.d, 0, do_backlog, NULL), 0);
+	ck_assert_int_eq(as_user(&c.d, 1, do_submit, NULL), 0);
+	/* 20 x 50 ms of the first user's work: most is still queued. */
+	left = test_stat(c.cl, "queued");
+	ck_assert_msg(left >= 10, "only %lld of the backlog left", left);
+	ctx_stop(&c);
+	users_drop();
+}
+END_TEST
+
 /* The value of a "Key:" line of /proc/PID/status. */
 static void
 proc_status(long pid, const char *key, char *out, size_t outlen)
@@ -388,6 +422,7 @@ access_suite(void)
 		tcase_add_test(tc, test_roles);
 		tcase_add_test(tc, test_job_ownership);
 		tcase_add_test(tc, test_uid_quota);
+		tcase_add_test(tc, test_fair_dispatch);
 		tcase_add_test(tc, test_worker_confinement);
 	}
 #if !defined(__SANITIZE_ADDRESS__)

@@ -118,6 +118,52 @@ START_TEST(test_queue_remove)
 }
 END_TEST
 
+/* Two streams: the second's first item does not wait behind the
+ * first's backlog, and each stream keeps its order. */
+START_TEST(test_queue_fair)
+{
+	struct queue		 q;
+	struct queue_item	*a[6], *b[2], *it;
+	int64_t			 la = 0, lb = 0;
+	int			 i;
+
+	queue_init(&q);
+	for (i = 0; i < 6; i++) {
+		a[i] = item(0);
+		ck_assert_int_eq(queue_push_fair(&q, a[i], &la), 0);
+	}
+	ck_assert_ptr_eq(queue_pop(&q), a[0]);
+	ck_assert_ptr_eq(queue_pop(&q), a[1]);
+	/* b arrives while a has four waiting. */
+	for (i = 0; i < 2; i++) {
+		b[i] = item(0);
+		ck_assert_int_eq(queue_push_fair(&q, b[i], &lb), 0);
+	}
+	it = queue_pop(&q);
+	ck_assert(it == a[2] || it == b[0]);
+	it = queue_pop(&q);
+	ck_assert(it == a[2] || it == b[0]);
+	/* b's second item comes before a's last ones. */
+	for (i = 0; i < 2; i++) {
+		it = queue_pop(&q);
+		ck_assert(it == a[3] || it == b[1]);
+	}
+	ck_assert_ptr_eq(queue_pop(&q), a[4]);
+	ck_assert_ptr_eq(queue_pop(&q), a[5]);
+	/* Priority still rules over fairness. */
+	a[0]->priority = 5;
+	queue_push_fair(&q, b[0], &lb);
+	queue_push_fair(&q, a[0], &la);
+	ck_assert_ptr_eq(queue_pop(&q), a[0]);
+	ck_assert_ptr_eq(queue_pop(&q), b[0]);
+	for (i = 0; i < 6; i++)
+		free(a[i]);
+	free(b[0]);
+	free(b[1]);
+	queue_free(&q);
+}
+END_TEST
+
 START_TEST(test_idmap)
 {
 	struct idmap	 m;
@@ -158,6 +204,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_queue_priority_order);
 	tcase_add_test(tc, test_queue_front);
 	tcase_add_test(tc, test_queue_remove);
+	tcase_add_test(tc, test_queue_fair);
 	tcase_add_test(tc, test_idmap);
 	suite_add_tcase(s, tc);
 	return s;
