@@ -137,7 +137,7 @@ SYSTEMDUNITDIR ?= /lib/systemd/system
 else
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 endif
-VERSION	:= $(shell sed -n 's/^\#define COMMIS_VERSION[^"]*"\(.*\)"/\1/p' \
+VERSION	:= $(shell sed -n 's/^.define COMMIS_VERSION[^"]*"\(.*\)"/\1/p' \
 	src/version.h)
 # Paths under PREFIX stay relative to ${prefix} in libcommis.pc, so that
 # pkg-config --define-prefix can relocate it.
@@ -200,7 +200,7 @@ uninstall:
 	    "$(DESTDIR)$(MANDIR)/man5/commis.yaml.5" \
 	    "$(DESTDIR)$(MANDIR)/man8/commisd.8" \
 	    "$(CONFDIR)/commis.yaml.example"
-	-rmdir "$(DESTDIR)$(INCLUDEDIR)/commis" 2>/dev/null
+	rmdir "$(DESTDIR)$(INCLUDEDIR)/commis" 2>/dev/null || true
 	@if [ -e "$(CONFDIR)/commis.yaml" ]; then \
 	    echo "make uninstall: kept $(CONFDIR)/commis.yaml"; fi
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then \

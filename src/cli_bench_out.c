@@ -101,6 +101,10 @@ bench_print_notes(const struct bench *b)
 	    "crash or timeout\n(%u `sleep 500` jobs run beside it); recovery: "
 	    "from submitting the fault\nuntil every job slot of the pool is "
 	    "up again.\n", b->workers - 1);
+	if (b->cpus > 0 && b->workers > (unsigned)b->cpus)
+		printf("CPU jobs: %u slots on %ld CPUs cannot reach the ideal, "
+		    "which gives each slot\na CPU of its own.\n", b->workers,
+		    b->cpus);
 	if (!b->no_thread && strcmp(b->iso[BENCH_THR], "thread") != 0)
 		printf("warning: pool thr reports isolation \"%s\": this "
 		    "commisd does not run\nthread pools, so the thread column "

@@ -111,7 +111,17 @@ main(int argc, char **argv)
 	log_init("commisd", LOG_LVL_INFO);
 	if (fmt_set)
 		log_set_format(fmt);
+	if (use_syslog && !test)
+		log_open_syslog();
 	if ((cfg = config_load(path, &errors)) == NULL) {
+		/* Under systemd, as error records; by hand, as plain text. */
+		if (!test && (use_syslog || log_get_format() ==
+		    LOG_FMT_JOURNAL)) {
+			log_errorx("%s", errors);
+			log_errorx("%s: configuration is not valid", path);
+			free(errors);
+			return EXIT_SUP_CONFIG;
+		}
 		fprintf(stderr, "%s", errors);
 		if (errors[0] != '\0' && errors[strlen(errors) - 1] != '\n')
 			fputc('\n', stderr);
@@ -126,8 +136,6 @@ main(int argc, char **argv)
 	}
 	/* Before anything forks: workers never see systemd's variables. */
 	notify_init();
-	if (use_syslog)
-		log_open_syslog();
 	log_set_level(cfg->log_level);
 	if ((sup = sup_new(cfg, inherited_socket(), &cause)) == NULL) {
 		fatalx("%s", cause);

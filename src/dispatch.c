@@ -178,8 +178,8 @@ dispatch_retry(struct pool *p, struct job *job, enum commis_status st,
 		return;
 	}
 	if (!job->cancel && p->sup->stopping != SUP_STOP_FAST) {
-		log_info("pool %s: job %llu goes back to the queue after "
-		    "attempt %u: %s", p->cfg.name, (unsigned long long)job->id,
+		log_job(LOG_LVL_INFO, p->cfg.name, (unsigned long long)job->id,
+		    "goes back to the queue after attempt %u: %s",
 		    job->attempts, cause);
 		p->st.retried++;
 	}
@@ -328,8 +328,8 @@ dispatch_frame(struct chan *c, struct frame *f, void *arg)
 		}
 		w->ready = 1;
 		p->startup_failures = 0;
-		log_debug("pool %s: worker %u pid %ld ready", p->cfg.name,
-		    w->id, (long)w->pid);
+		log_worker(LOG_LVL_DEBUG, p->cfg.name, w->id, (long)w->pid,
+		    "ready");
 		w->state = W_BUSY;
 		dispatch_worker_free(w);
 		break;
@@ -390,9 +390,9 @@ dispatch_job_timer(struct job *job)
 	}
 	/* Soft first: the handler may stop cleanly and keep its worker. */
 	job->timedout = 1;
-	log_warnx("pool %s: job %llu on worker %u pid %ld: %s; asking it to "
-	    "stop", w->pool->cfg.name, (unsigned long long)job->id, w->id,
-	    (long)w->pid, cause);
+	log_worker(LOG_LVL_WARN, w->pool->cfg.name, w->id, (long)w->pid,
+	    "job=%llu %s; asking it to stop", (unsigned long long)job->id,
+	    cause);
 	dispatch_send(w, COMMIS_MSG_CANCEL, job->id, NULL, 0, NULL, 0);
 	job->grace = 1;
 	tv = tv_ms(w->pool->cfg.kill_grace_ms);

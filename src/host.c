@@ -266,8 +266,8 @@ host_threads(struct host *h, unsigned n)
 	for (i = 0; i < n; i++) {
 		if ((error = pthread_create(&t, NULL, host_thread, h)) != 0) {
 			errno = error;
-			log_warn("pool %s: host: pthread_create",
-			    h->env.wa->cfg->name);
+			log_pool(LOG_LVL_WARN, h->env.wa->cfg->name,
+			    "host: pthread_create: %s", strerror(errno));
 			_exit(EXIT_WORKER_ERROR);
 		}
 		pthread_detach(t);

@@ -505,8 +505,8 @@ job_count(struct job *job, enum commis_status st)
 	if (st == COMMIS_ST_TIMEDOUT || st == COMMIS_ST_CRASHED)
 		ps->dead++;
 	if (st != COMMIS_ST_SUCCEEDED)
-		log_info("pool %s: job %llu %s after %u attempt(s): %s",
-		    job->pool_name, (unsigned long long)job->id,
+		log_job(LOG_LVL_INFO, job->pool_name,
+		    (unsigned long long)job->id, "%s after %u attempt(s): %s",
 		    job_status_name(st), job->attempts, job->cause);
 }
 
@@ -673,8 +673,8 @@ job_dead_retry(struct job_table *t, uint64_t id, uint64_t *new_id, char *why,
 		return -1;
 	}
 	p->st.submitted++;
-	log_info("pool %s: dead job %llu retried as job %llu", p->cfg.name,
-	    (unsigned long long)id, (unsigned long long)job->id);
+	log_job(LOG_LVL_INFO, p->cfg.name, (unsigned long long)id,
+	    "dead job retried as job %llu", (unsigned long long)job->id);
 	*new_id = job->id;
 	job_undead(t, old);
 	return 0;

@@ -35,6 +35,7 @@ int	log_journal_stream(int fd);
 /* From now on through syslog(3), facility daemon, instead of stderr. */
 void	log_open_syslog(void);
 
+void	log_errorx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -161,8 +161,8 @@ pool_new(struct supervisor *sup, const struct pool_config *cfg,
 	p->tokens = p->cfg.spawn_rate;
 	if ((p->cfg.user[0] != '\0' || p->cfg.group[0] != '\0') &&
 	    geteuid() != 0)
-		log_warnx("pool %s: user/group ignored: commisd is not root",
-		    p->cfg.name);
+		log_pool(LOG_LVL_WARN, p->cfg.name,
+		    "user/group ignored: commisd is not root");
 	p->tokens_ns = sup_now_ns();
 	return p;
 }
@@ -272,8 +272,8 @@ pool_push_fair(struct pool *p, struct job *job)
 		return -1;
 	idmap_del(&p->uid_last, key);
 	if (idmap_put(&p->uid_last, key, (void *)(uintptr_t)last) == -1)
-		log_warnx("pool %s: out of memory for fair queueing",
-		    p->cfg.name);
+		log_pool(LOG_LVL_WARN, p->cfg.name,
+		    "out of memory for fair queueing");
 	return 0;
 }
 
@@ -334,8 +334,8 @@ pool_worker_kill(struct worker *w, int sig, const char *cause)
 	if (w->reaped)
 		return;		/* its pid may belong to someone else now */
 	if (kill(w->pid, sig) == -1 && errno != ESRCH)
-		log_warn("pool %s: kill pid %ld", w->pool->cfg.name,
-		    (long)w->pid);
+		log_worker(LOG_LVL_WARN, w->pool->cfg.name, w->id,
+		    (long)w->pid, "kill: %s", strerror(errno));
 	if (sig == SIGKILL) {
 		w->sigkilled = 1;
 		w->tstate = WT_NONE;
@@ -370,8 +370,8 @@ pool_retire(struct worker *w, enum worker_retire how, const char *why)
 	if (w->state == W_STOPPING || w->retire >= how)
 		return;
 	if (w->retire == RETIRE_NONE && w->ready)
-		log_debug("pool %s: worker %u pid %ld to be replaced: %s",
-		    w->pool->cfg.name, w->id, (long)w->pid, why);
+		log_worker(LOG_LVL_DEBUG, w->pool->cfg.name, w->id,
+		    (long)w->pid, "to be replaced: %s", why);
 	if (w->retire == RETIRE_NONE)
 		snprintf(w->cause, sizeof w->cause, "%s", why);
 	w->retire = how;
@@ -391,9 +391,9 @@ pool_worker_timer(evutil_socket_t fd, short ev, void *arg)
 
 	if (w->tstate == WT_STOP) {
 		w->tstate = WT_NONE;
-		log_warnx("pool %s: worker %u pid %ld still there %u ms after "
-		    "it was asked to stop; SIGKILL", w->pool->cfg.name, w->id,
-		    (long)w->pid, w->pool->cfg.kill_grace_ms);
+		log_worker(LOG_LVL_WARN, w->pool->cfg.name, w->id,
+		    (long)w->pid, "still there %u ms after it was asked to "
+		    "stop; SIGKILL", w->pool->cfg.kill_grace_ms);
 		pool_worker_kill(w, SIGKILL, "did not stop");
 	}
 }
@@ -525,11 +525,11 @@ pool_spawn(struct pool *p)
 		close(sv[0]);
 		pool_worker_kill(w, SIGKILL, "out of memory");
 	}
-	log_debug("pool %s: worker %u forked, pid %ld", p->cfg.name, w->id,
-	    (long)pid);
+	log_worker(LOG_LVL_DEBUG, p->cfg.name, w->id, (long)pid, "forked");
 	return;
 fail:
-	log_warn("pool %s: cannot start a worker", p->cfg.name);
+	log_pool(LOG_LVL_WARN, p->cfg.name, "cannot start a worker: %s",
+	    strerror(errno));
 	if (w != NULL && w->timer != NULL)
 		event_free(w->timer);
 	if (w != NULL && w->crash_note != NULL)
@@ -761,8 +761,8 @@ pool_count_restart(struct pool *p)
 	p->failed = 1;
 	snprintf(why, sizeof why, "pool failed: more than %u worker restarts "
 	    "in %u ms", p->cfg.restart_intensity, p->cfg.restart_period_ms);
-	log_warnx("pool %s: %s; no more forks until `commis reset %s`",
-	    p->cfg.name, why, p->cfg.name);
+	log_pool(LOG_LVL_WARN, p->cfg.name, "%s; no more forks until "
+	    "`commis reset %s`", why, p->cfg.name);
 	evtimer_del(p->spawn_ev);
 	pool_fail_queue(p, COMMIS_ST_FAILED, why);
 }
@@ -773,9 +773,9 @@ pool_startup_failed(struct pool *p, int status)
 	uint64_t	delay;
 
 	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_WORKER_NORESPAWN) {
-		log_warnx("pool %s: a worker failed to start with a "
-		    "configuration error (exit code %d); the pool is down",
-		    p->cfg.name, EXIT_WORKER_NORESPAWN);
+		log_pool(LOG_LVL_WARN, p->cfg.name, "a worker failed to start "
+		    "with a configuration error (exit code %d); the pool is "
+		    "down", EXIT_WORKER_NORESPAWN);
 		p->down = 1;
 		evtimer_del(p->spawn_ev);
 		pool_fail_queue(p, COMMIS_ST_FAILED,
@@ -788,8 +788,8 @@ pool_startup_failed(struct pool *p, int status)
 	if (delay > p->cfg.restart_delay_max_ms)
 		delay = p->cfg.restart_delay_max_ms;
 	p->spawn_after_ns = sup_now_ns() + delay * 1000000u;
-	log_warnx("pool %s: a worker failed at start-up (%u in a row); next "
-	    "start in %llu ms", p->cfg.name, p->startup_failures,
+	log_pool(LOG_LVL_WARN, p->cfg.name, "a worker failed at start-up (%u "
+	    "in a row); next start in %llu ms", p->startup_failures,
 	    (unsigned long long)delay);
 }
 
@@ -817,11 +817,11 @@ pool_reap(struct pool *p, pid_t pid, int status)
 	asked = w->exiting;
 	job_caused = w->nrun > 0;
 	if (asked && WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		log_debug("pool %s: worker %u pid %ld exited: %s; cause: %s",
-		    p->cfg.name, w->id, (long)pid, how, w->cause);
+		log_worker(LOG_LVL_DEBUG, p->cfg.name, w->id, (long)pid,
+		    "exited: %s; cause: %s", how, w->cause);
 	else
-		log_warnx("pool %s: worker %u pid %ld exited: %s; cause: %s; "
-		    "jobs done %llu", p->cfg.name, w->id, (long)pid, how,
+		log_worker(LOG_LVL_WARN, p->cfg.name, w->id, (long)pid,
+		    "exited: %s; cause: %s; jobs done %llu", how,
 		    w->cause[0] ? w->cause : WIFSIGNALED(status) ? "crashed" :
 		    "exited by itself", (unsigned long long)w->jobs_done);
 	pool_worker_unset_idle(w);
@@ -931,8 +931,8 @@ pool_scale(struct pool *p, unsigned n, char *why, size_t whylen)
 	}
 	if (p->cfg.isolation == ISOLATION_THREAD) {
 		/* A new host with n threads replaces the old one. */
-		log_info("pool %s: scaled from %u to %u threads", p->cfg.name,
-		    p->cfg.workers, n);
+		log_pool(LOG_LVL_INFO, p->cfg.name, "scaled from %u to %u "
+		    "threads", p->cfg.workers, n);
 		p->cfg.workers = n;
 		p->generation++;
 		TAILQ_FOREACH(w, &p->workers, entry)
@@ -940,7 +940,7 @@ pool_scale(struct pool *p, unsigned n, char *why, size_t whylen)
 		pool_maintain(p);
 		return 0;
 	}
-	log_info("pool %s: scaled from %u to %u workers%s", p->cfg.name,
+	log_pool(LOG_LVL_INFO, p->cfg.name, "scaled from %u to %u workers%s",
 	    p->target, n, p->cfg.mode == POOL_MODE_STATIC ? "" : " at most");
 	p->target = n;
 	pool_maintain(p);
@@ -954,7 +954,7 @@ pool_reset(struct pool *p, char *why, size_t whylen)
 		snprintf(why, whylen, "pool %s is not failed", p->cfg.name);
 		return -1;
 	}
-	log_info("pool %s: reset by an operator", p->cfg.name);
+	log_pool(LOG_LVL_INFO, p->cfg.name, "reset by an operator");
 	p->failed = p->down = 0;
 	p->startup_failures = 0;
 	p->spawn_after_ns = 0;

@@ -80,7 +80,7 @@ sup_check(struct supervisor *sup)
 
 		pool_drain(p);
 		if (p->draining && pool_empty(p)) {
-			log_info("pool %s: removed", p->cfg.name);
+			log_pool(LOG_LVL_INFO, p->cfg.name, "removed");
 			pool_free(p);
 			continue;
 		}
@@ -260,8 +260,8 @@ sup_reload_apply(struct supervisor *sup, struct config *cfg,
 			continue;
 		p = sup->pools[i];
 		if (!p->draining)
-			log_info("pool %s: not in the new config; draining",
-			    p->cfg.name);
+			log_pool(LOG_LVL_INFO, p->cfg.name, "not in the new "
+			    "config; draining");
 		p->draining = 1;
 		pools[n++] = p;
 		pool_drain(p);

@@ -94,16 +94,20 @@ worker_start(const struct worker_args *wa)
 	sigprocmask(SIG_SETMASK, &set, NULL);
 	if (wa->cfg->nice > 0 && setpriority(PRIO_PROCESS, 0,
 	    getpriority(PRIO_PROCESS, 0) + wa->cfg->nice) == -1)
-		log_warn("worker: setpriority");
+		log_pool(LOG_LVL_WARN, wa->cfg->name, "worker: setpriority: %s",
+		    strerror(errno));
 	if (wa->cfg->sched_batch &&
 	    sched_setscheduler(0, SCHED_BATCH, &sp) == -1)
-		log_warn("worker: SCHED_BATCH");
+		log_pool(LOG_LVL_WARN, wa->cfg->name, "worker: SCHED_BATCH: %s",
+		    strerror(errno));
 	if (confine_worker(wa->cfg, wa->parent, why, sizeof why) == -1) {
-		log_warnx("pool %s: worker start-up: %s", wa->cfg->name, why);
+		log_pool(LOG_LVL_WARN, wa->cfg->name, "worker start-up: %s",
+		    why);
 		_exit(EXIT_WORKER_NORESPAWN);
 	}
 	if (handlers_init(wa->handlers, &cause) == -1) {
-		log_warnx("pool %s: worker start-up: %s", wa->cfg->name, cause);
+		log_pool(LOG_LVL_WARN, wa->cfg->name, "worker start-up: %s",
+		    cause);
 		_exit(EXIT_WORKER_NORESPAWN);
 	}
 }

@@ -22,6 +22,8 @@ static Suite *(*const suites[])(void) = {
 	thread_suite,
 	access_suite,
 	cli_suite,
+	log_suite,
+	notify_suite,
 };
 
 int

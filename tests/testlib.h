@@ -24,6 +24,8 @@ Suite	*bulk_suite(void);
 Suite	*thread_suite(void);
 Suite	*access_suite(void);
 Suite	*cli_suite(void);
+Suite	*log_suite(void);
+Suite	*notify_suite(void);
 
 /* A fresh mkdtemp directory under $TMPDIR; the path is malloc'd. */
 char	*test_tmpdir(void);
