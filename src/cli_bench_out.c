@@ -98,9 +98,10 @@ bench_print_notes(const struct bench *b)
 	    "it (commisd and both pools share their pages);\nprivate = "
 	    "Private_Clean + Private_Dirty.\n", b->workers);
 	printf("requeued: jobs of other slots put back on the queue per "
-	    "crash or timeout\n(%u `sleep 500` jobs run beside it); recovery: "
-	    "from submitting the fault\nuntil every job slot of the pool is "
-	    "up again.\n", b->workers - 1);
+	    "crash or timeout\n(%u other slot%s busy with `sleep 500`); "
+	    "recovery: from submitting the fault\nuntil every job slot of "
+	    "the pool is up again.\n", b->workers - 1,
+	    b->workers == 2 ? "" : "s");
 	if (b->cpus > 0 && b->workers > (unsigned)b->cpus)
 		printf("CPU jobs: %u slots on %ld CPUs cannot reach the ideal, "
 		    "which gives each slot\na CPU of its own.\n", b->workers,
@@ -409,8 +410,9 @@ svg_blast(FILE *f, const struct bench *b)
 	bench_fmt(v[3], sizeof v[3], b->fig[BENCH_THR][BF_HANG_REQ]);
 	fprintf(f, "<text x=\"%d\" y=\"62\">Other jobs requeued by one "
 	    "crash: process %s, thread %s; by one hard timeout: process %s, "
-	    "thread %s (%u other slots busy).</text>\n", SVG_LEFT + 160,
-	    v[0], v[1], v[2], v[3], b->workers - 1);
+	    "thread %s (%u other slot%s busy).</text>\n", SVG_LEFT + 160,
+	    v[0], v[1], v[2], v[3], b->workers - 1,
+	    b->workers == 2 ? "" : "s");
 }
 
 int

@@ -12,8 +12,11 @@
 #
 # The last line is "install: N passed, M failed"; the exit status is 1
 # when anything failed.
+
+# $CC, $cflags, $libs and $pkgs are word lists: split on purpose.
+# shellcheck disable=SC2086
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 MAKE=${MAKE:-make}
 BUILD=${BUILD:-build}
