@@ -134,8 +134,10 @@ MANDIR	?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 ifeq ($(PREFIX),/usr)
 SYSTEMDUNITDIR ?= /lib/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
 else
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 endif
 VERSION	:= $(shell sed -n 's/^.define COMMIS_VERSION[^"]*"\(.*\)"/\1/p' \
 	src/version.h)
@@ -154,6 +156,7 @@ install: all
 	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(SBINDIR)" \
 	    "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(PKGCONFIGDIR)" \
 	    "$(DESTDIR)$(INCLUDEDIR)/commis" "$(DESTDIR)$(SYSTEMDUNITDIR)" \
+	    "$(DESTDIR)$(SYSUSERSDIR)" \
 	    "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(MANDIR)/man5" \
 	    "$(DESTDIR)$(MANDIR)/man8" "$(CONFDIR)"
 	install -m 755 $(BUILD)/commisd "$(DESTDIR)$(SBINDIR)/commisd"
@@ -168,6 +171,7 @@ install: all
 	$(SUBST) conf/commisd.service > $(BUILD)/commisd.service
 	install -m 644 $(BUILD)/commisd.service \
 	    "$(DESTDIR)$(SYSTEMDUNITDIR)/commisd.service"
+	install -m 644 conf/commis.sysusers "$(DESTDIR)$(SYSUSERSDIR)/commis.conf"
 	@# An operator's config is never overwritten.
 	@if [ -e "$(CONFDIR)/commis.yaml" ]; then \
 	    echo "install -m 644 conf/commis-system.yaml $(CONFDIR)/commis.yaml.example"; \
@@ -196,6 +200,7 @@ uninstall:
 	    "$(DESTDIR)$(INCLUDEDIR)/commis/handler.h" \
 	    "$(DESTDIR)$(INCLUDEDIR)/commis/proto.h" \
 	    "$(DESTDIR)$(SYSTEMDUNITDIR)/commisd.service" \
+	    "$(DESTDIR)$(SYSUSERSDIR)/commis.conf" \
 	    "$(DESTDIR)$(MANDIR)/man1/commis.1" \
 	    "$(DESTDIR)$(MANDIR)/man5/commis.yaml.5" \
 	    "$(DESTDIR)$(MANDIR)/man8/commisd.8" \

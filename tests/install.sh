@@ -122,6 +122,8 @@ for f in lib/libcommis.a lib/libcommis.so.1 lib/pkgconfig/libcommis.pc \
 	check "file $PREFIX/$f" test -f "$dest$PREFIX/$f"
 done
 check "file /lib/systemd/system/commisd.service" test -f "$unit"
+check "file /usr/lib/sysusers.d/commis.conf" \
+    test -f "$dest/usr/lib/sysusers.d/commis.conf"
 check "file /etc/commis/commis.yaml" test -f "$conf"
 check "libcommis.so -> libcommis.so.1" \
     test "$(readlink "$lib/libcommis.so")" = libcommis.so.1
