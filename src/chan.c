@@ -322,6 +322,8 @@ chan_read(struct chan *c)
 		if (go && c->dec.err != FRAME_OK)
 			go = 0;	/* the owner did not skip */
 	}
+	if (!c->dead)
+		frame_dec_release(&c->dec);
 	return n > 0 && go && !c->dead;
 }
 

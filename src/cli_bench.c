@@ -30,10 +30,10 @@
 #include "cli_bench.h"
 #include "exitcode.h"
 
-#define BENCH_STOP_MS		20000	/* commisd gone after SIGTERM */
+#define BENCH_STOP_MS		20000	/* after SIGTERM */
 #define BENCH_NAP_NS		200000	/* between two stats polls */
 #define BENCH_ITER_MAX		1000
-#define BENCH_LOG_TAIL		1024	/* commisd's log quoted on failure */
+#define BENCH_LOG_TAIL		1024	/* log quoted on failure */
 
 /* The signal bridge: set by SIGINT, SIGTERM or SIGHUP during a run. */
 static volatile sig_atomic_t bench_signalled;
@@ -478,7 +478,7 @@ bench_cmdline(struct bench *b, int argc, char **argv)
 		return -1;
 	p += sprintf(p, "commis bench");
 	for (k = 0; k < argc; k++) {
-		if (strcspn(argv[k], " \t'\"\\$`*?;&|<>()") == strlen(argv[k])) {
+		if (argv[k][strcspn(argv[k], " \t'\"\\$`*?;&|<>()")] == '\0') {
 			p += sprintf(p, " %s", argv[k]);
 			continue;
 		}
@@ -600,7 +600,8 @@ cli_bench(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
     char **argv)
 {
 	struct sigaction	 sa, old[4];
-	const int		 sigs[4] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+	const int		 sigs[4] = { SIGINT, SIGTERM, SIGHUP,
+				    SIGPIPE };
 	struct bench		*b;
 	unsigned		 i;
 	int			 rc;

@@ -23,18 +23,19 @@ struct cli_cmd;
 	"[--workers N] [--iterations N] [--quick] "			\
 	"[--cpu-handler NAME] [--cpu-data STR] [--module PATH] "	\
 	"[--json FILE] [--svg FILE] [--commisd PATH]"
-#define CLI_BENCH_HELP							\
-	"Compare isolation: process with isolation: thread. Starts its "	\
-	"own commisd\nwith two pools of N workers (default: online CPUs), "	\
-	"proc and thr, runs\nthe same workloads on both and prints them "	\
-	"side by side: dispatch latency,\nthroughput, CPU scaling, worker "	\
-	"start and crash replacement, memory per\nworker, bulk segments, "	\
-	"and the blast radius of a crash and of a hard\ntimeout. --quick "	\
-	"takes a few seconds; --iterations N multiplies the samples.\n"	\
-	"--cpu-handler/--cpu-data: the CPU job (default: spin 1), from a "	\
-	"--module\nloaded into both pools. --json, --svg: also write the "	\
-	"figures as JSON and\nas a bar chart. commisd is --commisd, else "	\
-	"the one beside commis, else\n$PATH. See docs/isolation.md."
+#define CLI_BENCH_HELP \
+	"Compare isolation: process with isolation: thread. Starts its " \
+	"own commisd\nwith two pools of N workers (default: online " \
+	"CPUs), proc and thr, runs\nthe same workloads on both and " \
+	"prints them side by side: dispatch latency,\nthroughput, CPU " \
+	"scaling, worker start and crash replacement, memory per\n" \
+	"worker, bulk segments, and the blast radius of a crash and of " \
+	"a hard\ntimeout. --quick takes a few seconds; --iterations N " \
+	"multiplies the samples.\n--cpu-handler/--cpu-data: the CPU job " \
+	"(default: spin 1), from a --module\nloaded into both pools. " \
+	"--json, --svg: also write the figures as JSON and\nas a bar " \
+	"chart. commisd is --commisd, else the one beside commis, else\n" \
+	"$PATH. See docs/isolation.md."
 
 int	cli_bench(struct cli_ctx *, const struct cli_cmd *, int, char **);
 
@@ -102,7 +103,7 @@ struct bench {
 	unsigned	 workers;
 	unsigned	 iterations;
 	int		 quick;
-	int		 no_thread;	/* hidden: the process half only */
+	int		 no_thread;	/* hidden: proc only */
 	const char	*cpu_handler;
 	const char	*cpu_data;
 	const char	*json;
@@ -125,11 +126,11 @@ struct bench {
 	char		 conf[PATH_MAX];
 	char		 log[PATH_MAX];
 	commis_client	*cl;		/* one job at a time, stats */
-	commis_client	*bg;		/* jobs kept running meanwhile */
+	commis_client	*bg;		/* jobs left running */
 
 	/* Results; NAN where not measured. */
 	double		 fig[BENCH_NPOOLS][BENCH_NFIGS];
-	char		 iso[BENCH_NPOOLS][16];	/* isolation, from stats */
+	char		 iso[BENCH_NPOOLS][16];	/* from the stats */
 	double		 cpu_ms;	/* one CPU job, for the ideal */
 	int		 cpu_ms_measured;
 	char		 err[1024];

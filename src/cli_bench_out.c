@@ -371,7 +371,8 @@ svg_grid(FILE *f, int width, double ymax)
 		    "stroke=\"%s\"/>\n<text x=\"%d\" y=\"%.1f\" "
 		    "text-anchor=\"end\">x%.1f</text>\n", SVG_LEFT,
 		    svg_y(v, ymax), width - 8, svg_y(v, ymax),
-		    v > 1.0 - 1e-9 && v < 1.0 + 1e-9 ? "#555" : "#ddd", SVG_LEFT - 6,
+		    v > 1.0 - 1e-9 && v < 1.0 + 1e-9 ? "#555" : "#ddd",
+		    SVG_LEFT - 6,
 		    svg_y(v, ymax) + 4, v);
 }
 

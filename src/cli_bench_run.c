@@ -17,9 +17,9 @@
 
 #include "cli_bench.h"
 
-#define BENCH_RESULT_MS		30000	/* longest wait for one result */
+#define BENCH_RESULT_MS		30000	/* wait for a result */
 #define BENCH_DEPTH		256	/* jobs in flight, throughput */
-#define BENCH_SLEEP		"500"	/* the other jobs of a fault case */
+#define BENCH_SLEEP		"500"	/* beside a fault */
 #define BENCH_HANG_TIMEOUT_MS	100	/* then kill_grace_ms 100 */
 #define BENCH_ANY_LEN		((size_t)-1)
 
@@ -256,8 +256,8 @@ bench_tput(struct bench *b)
 {
 	struct bench_batchdef	d = { "echo", "x", b->quick ? 1000 : 2000,
 				    BENCH_DEPTH, 1 };
-	struct bench_series	s = { b->quick ? 0 : 1, bench_count(b, 10, 3),
-				    { NULL } };
+	struct bench_series	s = { b->quick ? 0 : 1,
+				    bench_count(b, 10, 3), { NULL } };
 	int			p, rc;
 
 	if ((rc = bench_series(b, &s, bench_batch_one, &d)) == 0) {
@@ -574,7 +574,8 @@ struct bench_fault {
 	const char	*data;		/* fault's argument */
 	uint32_t	 timeout_ms;
 	int		 status;	/* how it must end */
-	enum bench_fig	 f_req, f_lost, f_rec, f_res;	/* BENCH_NFIGS: none */
+	/* Where its figures go; BENCH_NFIGS: not measured. */
+	enum bench_fig	 f_req, f_lost, f_rec, f_res;
 };
 
 /* Jobs of other slots requeued between two snapshots. */

@@ -11,7 +11,7 @@
 
 #include "cli_bench.h"
 
-#define BENCH_READY_MS		15000	/* a pool back to full capacity */
+#define BENCH_READY_MS		15000	/* a pool whole again */
 
 /* Past the object or array that starts at p, or NULL if it does not end. */
 static const char *
@@ -229,9 +229,9 @@ bench_wait_active(struct bench *b, enum bench_pool pool, long long n)
 		if (s.active >= n)
 			return 0;
 		if (bench_now_ns() >= deadline)
-			return bench_err(b, "pool %s: %lld of %lld jobs running "
-			    "after %d ms", bench_pool_name(pool), s.active, n,
-			    BENCH_READY_MS);
+			return bench_err(b, "pool %s: %lld of %lld jobs "
+			    "running after %d ms", bench_pool_name(pool),
+			    s.active, n, BENCH_READY_MS);
 		bench_nap();
 	}
 }

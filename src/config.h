@@ -78,6 +78,7 @@ struct config {
 	char			*path;
 	char			 socket[108];	/* sun_path */
 	mode_t			 socket_mode;
+	char			 socket_group[64];	/* "" : commisd's */
 	enum log_level		 log_level;
 	uint32_t		 max_payload;
 	uint32_t		 result_ttl_ms;	/* finished job's result kept */

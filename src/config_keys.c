@@ -24,7 +24,7 @@ config_user_check(const char *s, char *err, size_t errlen)
 {
 	if (getpwnam(s) != NULL)
 		return 0;
-	snprintf(err, errlen, "user: no user '%s'", s);
+	snprintf(err, errlen, "no user '%s'", s);
 	return -1;
 }
 
@@ -33,7 +33,7 @@ config_group_check(const char *s, char *err, size_t errlen)
 {
 	if (getgrnam(s) != NULL)
 		return 0;
-	snprintf(err, errlen, "group: no group '%s'", s);
+	snprintf(err, errlen, "no group '%s'", s);
 	return -1;
 }
 
@@ -51,6 +51,11 @@ const struct config_key config_top_keys[] = {
 	  .min = 0, .max = 0777, .def = "0660",
 	  .help = "Permissions of the control socket, always read as octal "
 	  "like chmod: `0660`, `660` and `0o660` are the same." },
+	{ .name = "socket_group", .type = CT_STRING, TOP(socket_group),
+	  .def_doc = "commisd's group", .check = config_group_check,
+	  .help = "Group the control socket is given (chown) before its mode; "
+	  "with `socket_mode` 0660 its members may connect. The socket's "
+	  "directory must not be world-writable." },
 	{ .name = "log_level", .type = CT_LEVEL, TOP(log_level),
 	  .def = "info",
 	  .help = "Least severe messages written to stderr." },
@@ -667,7 +672,7 @@ int
 config_key_set(const struct config_key *k, const struct config_scalar *v,
     void *obj, char *err, size_t errlen)
 {
-	char	*field = (char *)obj + k->off;
+	char	*field = (char *)obj + k->off, msg[128];
 
 	if (config_scalar_null(v)) {
 		snprintf(err, errlen, "%s: missing value", k->name);
@@ -682,8 +687,10 @@ config_key_set(const struct config_key *k, const struct config_scalar *v,
 	case CT_NAME:
 		if (set_string(k, v, field, err, errlen) == -1)
 			return -1;
-		if (k->check != NULL && k->check(field, err, errlen) == -1)
+		if (k->check != NULL && k->check(field, msg, sizeof msg) == -1) {
+			snprintf(err, errlen, "%s: %s", k->name, msg);
 			return -1;
+		}
 		return 0;
 	case CT_BOOL:
 	case CT_LEVEL:

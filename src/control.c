@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -683,11 +684,40 @@ control_admin(struct conn *c, struct frame *f)
  * Binds path under a umask that lets nobody in before the chmod. A stale
  * socket (nobody answers) is replaced; a live one means another commisd.
  */
+/* The socket's directory must not let others replace the socket. */
 static int
-control_listen(const char *path, mode_t mode, char **cause)
+control_dir_ok(const char *path, char **cause)
+{
+	char		 dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char		*slash;
+	struct stat	 sb;
+
+	snprintf(dir, sizeof dir, "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &sb) == -1) {
+		asprintf(cause, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (sb.st_mode & S_IWOTH) {
+		asprintf(cause, "%s: the socket's directory is world-writable; "
+		    "use a directory of commisd's own (e.g. /run/commis)", dir);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+control_listen(const char *path, mode_t mode, const char *group,
+    char **cause)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 sb;
+	struct group		*gr = NULL;
 	mode_t			 old;
 	int			 fd, probe, r;
 
@@ -696,6 +726,12 @@ control_listen(const char *path, mode_t mode, char **cause)
 	if ((size_t)snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path) >=
 	    sizeof sun.sun_path) {
 		asprintf(cause, "%s: socket path too long", path);
+		return -1;
+	}
+	if (control_dir_ok(path, cause) == -1)
+		return -1;
+	if (group[0] != '\0' && (gr = getgrnam(group)) == NULL) {
+		asprintf(cause, "socket_group: no group '%s'", group);
 		return -1;
 	}
 	if (lstat(path, &sb) == 0) {
@@ -729,7 +765,8 @@ control_listen(const char *path, mode_t mode, char **cause)
 	old = umask(0177);
 	r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
 	umask(old);
-	if (r == -1 || chmod(path, mode) == -1 || listen(fd, 512) == -1) {
+	if (r == -1 || (gr != NULL && chown(path, (uid_t)-1, gr->gr_gid) ==
+	    -1) || chmod(path, mode) == -1 || listen(fd, 512) == -1) {
 		asprintf(cause, "%s: %s", path, strerror(errno));
 		if (r == 0)
 			unlink(path);
@@ -760,7 +797,7 @@ control_new(struct supervisor *sup, int listen_fd, char **cause)
 		evutil_make_socket_nonblocking(listen_fd);
 	} else {
 		if ((ctl->fd = control_listen(ctl->path, sup->cfg->socket_mode,
-		    cause)) == -1) {
+		    sup->cfg->socket_group, cause)) == -1) {
 			free(ctl);
 			return NULL;
 		}

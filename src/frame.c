@@ -239,6 +239,16 @@ frame_dec_feed(struct frame_dec *d, const void *p, size_t n, int fd)
 }
 
 void
+frame_dec_release(struct frame_dec *d)
+{
+	if (d->off != d->len || d->buf == NULL)
+		return;
+	free(d->buf);
+	d->buf = NULL;
+	d->off = d->len = d->cap = 0;
+}
+
+void
 frame_dec_skip(struct frame_dec *d, const struct frame_hdr *h)
 {
 	/* A refused frame's fd came with its first byte: drop it too, or

@@ -82,6 +82,9 @@ int	 frame_dec_feed(struct frame_dec *, const void *, size_t, int fd);
  */
 int	 frame_dec_next(struct frame_dec *, struct frame *);
 void	 frame_dec_skip(struct frame_dec *, const struct frame_hdr *);
+/* Frees the read buffer when nothing is left in it (an idle peer costs
+ * no buffer; the next read allocates one again). */
+void	 frame_dec_release(struct frame_dec *);
 
 /*
  * Blocking send of one frame (header, payload in two parts, optional fd),

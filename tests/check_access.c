@@ -408,6 +408,54 @@ START_TEST(test_idle_and_slow_clients)
 }
 END_TEST
 
+static int
+testd_gone(void *arg)
+{
+	struct testd	*d = arg;
+	int		 status;
+
+	return waitpid(d->pid, &status, WNOHANG) == d->pid;
+}
+
+/* socket_group is applied; a world-writable socket directory refused. */
+START_TEST(test_socket_group_and_dir)
+{
+	struct testd	 d;
+	struct stat	 sb;
+	char		*dir;
+
+	dir = test_tmpdir();
+	testd_start_bound_in(&d, dir, "socket_group: daemon\n" POOL_YAML(""));
+	ck_assert_int_eq(stat(d.sock, &sb), 0);
+	ck_assert_int_eq(sb.st_gid, getgrnam("daemon")->gr_gid);
+	ck_assert_int_eq(sb.st_mode & 0777, 0660);
+	testd_stop(&d);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	memset(&d, 0, sizeof d);
+	d.dir = strdup(dir);
+	snprintf(d.sock, sizeof d.sock, "%s/commis.sock", dir);
+	snprintf(d.conf, sizeof d.conf, "%s/commis.yaml", dir);
+	{
+		FILE	*f = fopen(d.conf, "w");
+
+		fprintf(f, "socket: %s\n", d.sock);
+		fclose(f);
+	}
+	d.pid = fork();
+	if (d.pid == 0) {
+		execl(test_build_path("commisd"), "commisd", "-c", d.conf,
+		    (char *)NULL);
+		_exit(127);
+	}
+	ck_assert(test_poll(testd_gone, &d, 10000));
+	ck_assert_int_eq(access(d.sock, F_OK), -1);
+	d.pid = 0;
+	testd_stop(&d);
+	free(dir);
+}
+END_TEST
+
 Suite *
 access_suite(void)
 {
@@ -430,6 +478,8 @@ access_suite(void)
 	tcase_add_test(tc, test_rlimit_as);
 #endif
 	tcase_add_test(tc, test_idle_and_slow_clients);
+	if (geteuid() == 0)
+		tcase_add_test(tc, test_socket_group_and_dir);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1393,8 +1393,8 @@ START_TEST(test_bench_quick)
 	    "\"dispatch_p50_us\"", "\"noop_jobs_s\"", "\"cpu_jobs_s\"",
 	    "\"start_ms\"", "\"pss_kib\"", "\"bulk_64m_p50_us\"",
 	    "\"crash_requeued\"", "\"hang_timedout_ms\"" };
-	char		*dir = test_tmpdir(), *env[2], tmp[4200], json[4200];
-	char		 svg[4200], commisd[4096], *j, *g;
+	char		*dir = test_tmpdir(), *env[2], *j, *g;
+	char		 tmp[4200], json[4200], svg[4200], commisd[4096];
 	const char	*argv[] = { "bench", "--quick", "--workers", "2",
 	    "--json", json, "--svg", svg, "--commisd", commisd, NULL };
 	struct cli_buf	 out, err;
