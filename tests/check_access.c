@@ -333,6 +333,7 @@ START_TEST(test_worker_confinement)
 }
 END_TEST
 
+#if !defined(__SANITIZE_ADDRESS__)
 /* RLIMIT_AS stops a job that wants too much memory; others go on. */
 START_TEST(test_rlimit_as)
 {
@@ -354,6 +355,7 @@ START_TEST(test_rlimit_as)
 	ctx_stop(&c);
 }
 END_TEST
+#endif
 
 static int
 raw_sock(const char *path)
