@@ -10,6 +10,9 @@
  * memfd by the kernel (copy_file_range, else sendfile), never through a
  * user-space buffer unless both fail; a pipe is read inline up to the
  * threshold and spills into a memfd past it.
+ *
+ * The live views: stats --watch and events are loops here; top, with
+ * its terminal handling, is cli_top.c, handed a connected client.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,11 +24,13 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commis/client.h"
 #include "cli.h"
 #include "cli_bench.h"
+#include "cli_top.h"
 #include "config.h"
 #include "exitcode.h"
 #include "seg.h"
@@ -34,6 +39,10 @@
 #define CLI_SOCKET_DEFAULT	"/run/commis/commis.sock"
 #define CLI_CONFIG_DEFAULT	COMMIS_SYSCONFDIR "/commis/commis.yaml"
 #define CLI_PING_MAX		1000000
+/* --count of stats --watch, top and events. */
+#define CLI_COUNT_MAX		1000000000
+/* stats --watch: at most a day, in ms. */
+#define CLI_WATCH_MAX_MS	86400000LL
 /* Inputs larger than this go as a segment (--segment-above); the same
  * default as commisd's segment_threshold for results. */
 #define CLI_SEG_ABOVE_DEFAULT	(64u << 10)
@@ -88,6 +97,10 @@ static int	cli_stats(struct cli_ctx *, const struct cli_cmd *, int,
 		    char **);
 static int	cli_ping(struct cli_ctx *, const struct cli_cmd *, int,
 		    char **);
+static int	cli_top(struct cli_ctx *, const struct cli_cmd *, int,
+		    char **);
+static int	cli_events(struct cli_ctx *, const struct cli_cmd *, int,
+		    char **);
 static int	cli_help(struct cli_ctx *, const struct cli_cmd *, int,
 		    char **);
 
@@ -95,23 +108,25 @@ static const struct cli_cmd cli_cmds[] = {
 	{ .name = "submit",
 	  .args = "HANDLER [--data STR | --file PATH] [--pool NAME] "
 	  "[--timeout MS] [--priority N] [--delay MS] [--deadline MS] "
-	  "[--segment-above BYTES] [--no-wait]",
+	  "[--segment-above BYTES] [--no-wait] [--stats]",
 	  .help = "Run a job and write its result bytes to stdout. The input "
 	  "is STR,\nthe file (- for stdin), or stdin when neither is given. "
 	  "--delay: start\nno sooner than MS from now; --deadline: expire "
 	  "unless started within MS.\n--no-wait: print the job id instead "
 	  "of waiting (see status, wait).\nA file or stdin larger than "
 	  "--segment-above (default 64K; K, M, G suffixes)\ngoes to the "
-	  "worker as a sealed memfd segment instead of inline.",
+	  "worker as a sealed memfd segment instead of inline.\n--stats: "
+	  "then print the job's queue wait, run time, CPU time and its\n"
+	  "worker's peak RSS on stderr.",
 	  .exec = cli_submit },
 	{ .name = "status", .args = "ID",
 	  .help = "Print where job ID is: queued, delayed, running or done, "
 	  "and how it ended.",
 	  .exec = cli_status },
-	{ .name = "wait", .args = "ID [--timeout MS]",
+	{ .name = "wait", .args = "ID [--timeout MS] [--stats]",
 	  .help = "Wait for job ID to end and write its result bytes to "
 	  "stdout, like submit.\nWith --timeout, give up after MS (the job "
-	  "goes on).",
+	  "goes on). --stats: as for submit.",
 	  .exec = cli_wait },
 	{ .name = "cancel", .args = "ID",
 	  .help = "Cancel job ID: a queued or delayed job ends at once, a "
@@ -138,9 +153,29 @@ static const struct cli_cmd cli_cmds[] = {
 	{ .name = "purge", .args = "",
 	  .help = "Empty the dead-letter list.",
 	  .exec = cli_admin },
-	{ .name = "stats", .args = "[--json]",
-	  .help = "Print the supervisor's statistics as a table, or as JSON.",
+	{ .name = "stats", .args = "[--json] [--watch SECONDS [--count N]]",
+	  .help = "Print the supervisor's statistics as a table, or as JSON "
+	  "(docs/operations.md).\n--watch: print them again every SECONDS "
+	  "(e.g. 2 or 0.5) until interrupted,\nor --count times; on a "
+	  "terminal the screen is cleared first, else a line\n\"--- TIME\" "
+	  "separates the snapshots.",
 	  .exec = cli_stats },
+	{ .name = "top", .args = "[--interval MS] [--count N]",
+	  .help = "A live view of the workers, like top(1): queue depth, "
+	  "throughput, end-to-end\np99 latency and restarts, then one line "
+	  "per worker with its pool, pid, state,\njobs done, RSS, CPU time, "
+	  "current job and that job's age (as a bar, full at\nthe pool's "
+	  "timeout or the oldest job shown). Refreshes every MS (default\n"
+	  "1000). Keys: s changes the sort (pid, age, rss, jobs), q quits. "
+	  "When stdout is\nnot a terminal, prints the same as plain text at "
+	  "each refresh. --count: stop\nafter N refreshes.",
+	  .exec = cli_top },
+	{ .name = "events", .args = "[--count N]",
+	  .help = "Print commisd's events as they happen, one JSON object a "
+	  "line: jobs accepted,\nstarted and finished, workers started and "
+	  "exited, pools failed, reloads.\nRuns until interrupted, or until "
+	  "N events with --count.",
+	  .exec = cli_events },
 	{ .name = "ping", .args = "[--count N]",
 	  .help = "Check that commisd answers, and print the round trip time.",
 	  .exec = cli_ping },
@@ -737,13 +772,24 @@ cli_ms(const struct cli_cmd *cmd, const char *name, const char *s,
 	return 0;
 }
 
-/* What a terminal RESULT, or a failure to get one, means for commis. */
+/*
+ * What a terminal RESULT, or a failure to get one, means for commis.
+ * With stats (--stats), a RESULT is followed on stderr by where the
+ * job's time went (all 0 for a job that never ran).
+ */
 static int
-cli_outcome(commis_client *c, int rc, const struct commis_result *r)
+cli_outcome(commis_client *c, int rc, const struct commis_result *r,
+    int stats)
 {
-	if (rc == COMMIS_OK)
-		return cli_job_report(r);
-	return cli_failure(c, rc);
+	if (rc != COMMIS_OK)
+		return cli_failure(c, rc);
+	rc = cli_job_report(r);
+	if (stats)
+		fprintf(stderr, "queue %.1f ms, run %.1f ms, cpu %.1f ms, "
+		    "maxrss %llu KiB\n", (double)r->queue_us / 1000,
+		    (double)r->run_us / 1000, (double)r->cpu_us / 1000,
+		    (unsigned long long)r->maxrss_kb);
+	return rc;
 }
 
 /* A size: decimal bytes, or with a K, M or G suffix (powers of 1024). */
@@ -811,7 +857,7 @@ cli_submit(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
 	const char			*timeout = NULL, *prio = NULL;
 	const char			*delay = NULL, *deadline = NULL;
 	const char			*above_opt = NULL;
-	int				 nowait = 0, rc;
+	int				 nowait = 0, stats = 0, rc;
 	const struct cli_opt		 opts[] = {
 		{ "--data", &data, NULL },
 		{ "--file", &file, NULL },
@@ -822,6 +868,7 @@ cli_submit(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
 		{ "--deadline", &deadline, NULL },
 		{ "--segment-above", &above_opt, NULL },
 		{ "--no-wait", NULL, &nowait },
+		{ "--stats", NULL, &stats },
 		{ NULL, NULL, NULL },
 	};
 	struct commis_submit_opts	 so;
@@ -839,6 +886,9 @@ cli_submit(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
 	if (data != NULL && file != NULL)
 		return cli_usage_error(cmd, "--data and --file exclude each "
 		    "other");
+	if (nowait && stats)
+		return cli_usage_error(cmd, "--stats needs the result: not "
+		    "with --no-wait");
 	memset(&so, 0, sizeof so);
 	so.pool = pool;
 	if (cli_ms(cmd, "--timeout", timeout, &so.timeout_ms) == -1 ||
@@ -876,7 +926,7 @@ cli_submit(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
 		else
 			rc = commis_submit_wait(c, handler, in.buf, in.len,
 			    &so, &res);
-		rc = cli_outcome(c, rc, &res);
+		rc = cli_outcome(c, rc, &res, stats);
 		commis_result_free(&res);
 	}
 	commis_close(c);
@@ -928,15 +978,16 @@ cli_wait(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
     char **argv)
 {
 	const char		*timeout = NULL;
+	int			 stats = 0, rc;
 	const struct cli_opt	 opts[] = {
 		{ "--timeout", &timeout, NULL },
+		{ "--stats", NULL, &stats },
 		{ NULL, NULL, NULL },
 	};
 	struct commis_result	 res;
 	commis_client		*c;
 	uint64_t		 id;
 	uint32_t		 ms = 0;
-	int			 rc;
 
 	if (cli_job_args(cmd, argc, argv, opts, &id) == -1 ||
 	    cli_ms(cmd, "--timeout", timeout, &ms) == -1)
@@ -950,7 +1001,7 @@ cli_wait(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
 		    "has not finished\n", ms, (unsigned long long)id);
 		rc = EXIT_CLI_TIMEDOUT;
 	} else
-		rc = cli_outcome(c, rc, &res);
+		rc = cli_outcome(c, rc, &res, stats);
 	commis_result_free(&res);
 	commis_close(c);
 	return rc;
@@ -1080,32 +1131,199 @@ cli_dead(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
 	return cli_admin_run(ctx, json ? 2 : 1, av);
 }
 
+/*
+ * A duration in seconds for --watch: decimal, at most three decimals,
+ * above 0 and at most a day; *ms gets it in milliseconds.
+ */
+static int
+cli_seconds(const struct cli_cmd *cmd, const char *what, const char *s,
+    long long *ms)
+{
+	const char	*p = s;
+	long long	 v = 0;
+	int		 decimals = -1;
+
+	for (; *p != '\0'; p++) {
+		if (*p == '.' && decimals == -1 && p != s) {
+			decimals = 0;
+			continue;
+		}
+		if (*p < '0' || *p > '9' || decimals == 3 ||
+		    v > CLI_WATCH_MAX_MS)
+			goto bad;
+		v = v * 10 + (*p - '0');
+		if (decimals >= 0)
+			decimals++;
+	}
+	if (decimals == 0)
+		goto bad;		/* "2." */
+	for (decimals = decimals < 0 ? 0 : decimals; decimals < 3; decimals++)
+		v *= 10;
+	if (p == s || v <= 0 || v > CLI_WATCH_MAX_MS)
+		goto bad;
+	*ms = v;
+	return 0;
+bad:
+	cli_usage_error(cmd, "%s: expected seconds above 0 and at most 86400, "
+	    "like 2 or 0.5: %s", what, s);
+	return -1;
+}
+
+/* Sleeps ms; a signal that does not kill us does not cut it short. */
+static void
+cli_sleep_ms(long long ms)
+{
+	struct timespec	ts, rem;
+
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &rem) == -1 && errno == EINTR)
+		ts = rem;
+}
+
+/* stats --watch: what comes before each snapshot. */
+static void
+cli_watch_mark(int tty, long long i)
+{
+	char		 when[64];
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+
+	if (tty)
+		fputs("\033[H\033[2J", stdout);
+	else if (i == 0)
+		return;
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm) == 0)
+		snprintf(when, sizeof when, "%lld", (long long)now);
+	printf("--- %s\n", when);
+}
+
 static int
 cli_stats(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
     char **argv)
 {
-	int			 json = 0, rc;
+	const char		*watch = NULL, *count = NULL;
+	int			 json = 0, tty, rc;
 	const struct cli_opt	 opts[] = {
 		{ "--json", NULL, &json },
+		{ "--watch", &watch, NULL },
+		{ "--count", &count, NULL },
 		{ NULL, NULL, NULL },
 	};
 	commis_client		*c;
 	char			*text;
+	long long		 every = 0, n = 0, i;
 
 	if (cli_getopt(cmd, argc, argv, opts, NULL, 0) != 0)
 		return EXIT_CLI_USAGE;
+	if (watch != NULL && cli_seconds(cmd, "--watch", watch, &every) == -1)
+		return EXIT_CLI_USAGE;
+	if (count != NULL && watch == NULL)
+		return cli_usage_error(cmd, "--count goes with --watch");
+	if (count != NULL &&
+	    cli_number(cmd, "--count", count, 1, CLI_COUNT_MAX, &n) == -1)
+		return EXIT_CLI_USAGE;
 	if ((rc = cli_connect(ctx, &c)) != EXIT_CLI_OK)
 		return rc;
-	rc = commis_stats(c, json ? COMMIS_STATS_JSON : COMMIS_STATS_TEXT,
-	    &text);
-	if (rc != COMMIS_OK) {
+	tty = watch != NULL && isatty(STDOUT_FILENO);
+	for (i = 0;; i++) {
+		rc = commis_stats(c, json ? COMMIS_STATS_JSON :
+		    COMMIS_STATS_TEXT, &text);
+		if (rc != COMMIS_OK) {
+			rc = cli_failure(c, rc);
+			break;
+		}
+		if (watch != NULL)
+			cli_watch_mark(tty, i);
+		rc = cli_print_text(text);
+		free(text);
+		if (rc != EXIT_CLI_OK || watch == NULL ||
+		    (n > 0 && i + 1 >= n))
+			break;
+		cli_sleep_ms(every);
+	}
+	commis_close(c);
+	return rc;
+}
+
+/* --count N of top and events (0 when not given). */
+static int
+cli_count(const struct cli_cmd *cmd, const char *s, long long *n)
+{
+	*n = 0;
+	return s == NULL ? 0 :
+	    cli_number(cmd, "--count", s, 1, CLI_COUNT_MAX, n);
+}
+
+static int
+cli_top(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
+    char **argv)
+{
+	const char		*interval = NULL, *count = NULL;
+	const struct cli_opt	 opts[] = {
+		{ "--interval", &interval, NULL },
+		{ "--count", &count, NULL },
+		{ NULL, NULL, NULL },
+	};
+	struct top_opts		 o;
+	commis_client		*c;
+	long long		 v = TOP_INTERVAL_DEFAULT;
+	int			 rc;
+
+	if (cli_getopt(cmd, argc, argv, opts, NULL, 0) != 0 ||
+	    (interval != NULL && cli_number(cmd, "--interval", interval,
+	    TOP_INTERVAL_MIN, TOP_INTERVAL_MAX, &v) == -1) ||
+	    cli_count(cmd, count, &o.count) == -1)
+		return EXIT_CLI_USAGE;
+	o.interval_ms = (int)v;
+	if ((rc = cli_connect(ctx, &c)) != EXIT_CLI_OK)
+		return rc;
+	/* top_run has put the terminal back before anything is said. */
+	if ((rc = top_run(c, &o)) < 0)
+		rc = cli_failure(c, rc);
+	commis_close(c);
+	return rc;
+}
+
+static int
+cli_events(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
+    char **argv)
+{
+	const char		*count = NULL;
+	const struct cli_opt	 opts[] = {
+		{ "--count", &count, NULL },
+		{ NULL, NULL, NULL },
+	};
+	commis_client		*c;
+	char			*json;
+	long long		 n, i;
+	int			 rc;
+
+	if (cli_getopt(cmd, argc, argv, opts, NULL, 0) != 0 ||
+	    cli_count(cmd, count, &n) == -1)
+		return EXIT_CLI_USAGE;
+	if ((rc = cli_connect(ctx, &c)) != EXIT_CLI_OK)
+		return rc;
+	if ((rc = commis_events(c)) != COMMIS_OK) {
 		rc = cli_failure(c, rc);
 		commis_close(c);
 		return rc;
 	}
+	/* One line each, flushed: a reader sees every event as it comes. */
+	for (i = 0; n == 0 || i < n; i++) {
+		if ((rc = commis_next_event(c, -1, &json)) != COMMIS_OK) {
+			rc = cli_failure(c, rc);
+			break;
+		}
+		if (json == NULL)
+			continue;
+		rc = cli_print_text(json);
+		free(json);
+		if (rc != EXIT_CLI_OK)
+			break;
+	}
 	commis_close(c);
-	rc = cli_print_text(text);
-	free(text);
 	return rc;
 }
 

@@ -28,6 +28,11 @@
  * (or ours, for commis_submit_copy) may be closed as soon as it is sent.
  * The segment pool at the end is plain bookkeeping over seg_create and
  * knows nothing of connections.
+ *
+ * Events: once commis_events() has its OK, the connection is a one-way
+ * stream of EVENT frames under that request's id. client_send refuses
+ * anything more on it, so that no reply can come mixed with the events,
+ * and an ERROR on that id ends the stream for good.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -70,6 +75,8 @@ struct commis_client {
 	int			 broken;	/* sticky rc, 0 while usable */
 	int			 errcode;	/* enum commis_err of the last
 						   failure if a rejection */
+	uint64_t		 events_id;	/* the EVENTS request, once
+						   subscribed; else 0 */
 	char			 errbuf[COMMIS_TEXT_MAX + 256];
 };
 
@@ -79,7 +86,7 @@ struct client_wait {
 	uint8_t			 type;		/* reply type on success */
 	uint64_t		 job;		/* JOB_INFO: the job asked about */
 	struct commis_result	*res;		/* RESULT: also gets an ERROR */
-	char			**text;		/* STATS_REPLY, OK */
+	char			**text;		/* STATS_REPLY, OK, EVENT */
 	uint64_t		*job_id;	/* ACCEPTED (NULL: not wanted) */
 	struct commis_job_info	*info;		/* JOB_INFO */
 	int			 done;
@@ -392,11 +399,17 @@ client_decode_result(struct commis_client *c, struct frame *f,
 	r->status = mr_u8(&mr);
 	r->attempts = mr_u16(&mr);
 	client_text(&mr, r->cause, sizeof r->cause);
+	r->queue_us = mr_u64(&mr);
+	r->run_us = mr_u64(&mr);
+	r->cpu_us = mr_u64(&mr);
+	r->maxrss_kb = mr_u64(&mr);
 	p = mr_bytes(&mr, &n);
-	if (mr_end(&mr) == -1 || r->status > COMMIS_ST_LAST)
+	if (mr_end(&mr) == -1 || r->status > COMMIS_ST_LAST) {
+		r->queue_us = r->run_us = r->cpu_us = r->maxrss_kb = 0;
 		return client_fail(c, COMMIS_ERR_PROTO,
 		    "malformed RESULT for request %llu",
 		    (unsigned long long)f->hdr.id);
+	}
 	if (f->fd != -1)
 		return client_map_output(c, f, r, n);
 	if (n > 0) {
@@ -427,7 +440,8 @@ client_conn_error(struct commis_client *c, struct frame *f)
 	    commis_err_name(r.error), r.cause);
 }
 
-/* STATS_REPLY and OK: one bytes field, returned NUL-terminated. */
+/* STATS_REPLY, OK and EVENT: one bytes field, returned NUL-terminated.
+ * An EVENT is JSON text: a NUL in it would cut it short unseen. */
 static int
 client_decode_text(struct commis_client *c, const struct frame *f,
     char **text)
@@ -438,9 +452,11 @@ client_decode_text(struct commis_client *c, const struct frame *f,
 
 	mr_init(&mr, f->payload, f->hdr.len);
 	p = mr_bytes(&mr, &n);
-	if (mr_end(&mr) == -1)
+	if (mr_end(&mr) == -1 || (f->hdr.type == COMMIS_MSG_EVENT &&
+	    n > 0 && memchr(p, '\0', n) != NULL))
 		return client_fail(c, COMMIS_ERR_PROTO, "malformed %s",
-		    f->hdr.type == COMMIS_MSG_OK ? "OK" : "STATS_REPLY");
+		    f->hdr.type == COMMIS_MSG_OK ? "OK" :
+		    f->hdr.type == COMMIS_MSG_EVENT ? "EVENT" : "STATS_REPLY");
 	if (text == NULL)
 		return COMMIS_OK;
 	if ((*text = malloc(n + 1)) == NULL)
@@ -665,6 +681,9 @@ client_send(struct commis_client *c, uint8_t type, uint64_t id,
 
 	if (c->broken)
 		return c->broken;
+	if (c->events_id != 0)
+		return client_fail(c, COMMIS_ERR_INVAL, "the connection is an "
+		    "event stream: use another one for requests");
 	if (frame_send(c->fd, type, 0, id, p1, n1, p2, n2, fd) == 0)
 		return COMMIS_OK;
 	saved = errno;
@@ -810,6 +829,9 @@ commis_poll_result(commis_client *c, struct commis_result *out)
 	if (c == NULL || out == NULL)
 		return COMMIS_ERR_INVAL;
 	client_result_init(out);
+	/* On an event stream the buffered frames are events, not results. */
+	if (c->head == NULL && c->events_id != 0)
+		return c->broken ? c->broken : 0;
 	if (c->head == NULL) {
 		rc = client_pump(c, NULL, 0);
 		if (rc == COMMIS_ERR_TIMEOUT)
@@ -1013,6 +1035,62 @@ commis_admin(commis_client *c, int argc, const char *const *argv, char **text)
 	w.text = text;
 	rc = client_call(c, &w, COMMIS_MSG_ADMIN, m.data, m.len);
 	mbuf_free(&m);
+	return rc;
+}
+
+/* --- events --- */
+
+/* Results of earlier async submits would mix with the events: collect
+ * them first (results already queued stay collectable). */
+int
+commis_events(commis_client *c)
+{
+	struct client_wait	w;
+	int			rc;
+
+	if (c == NULL)
+		return COMMIS_ERR_INVAL;
+	if (c->broken)
+		return c->broken;
+	if (c->events_id != 0)
+		return client_fail(c, COMMIS_ERR_INVAL,
+		    "already subscribed to events");
+	if (c->inflight != 0)
+		return client_fail(c, COMMIS_ERR_INVAL, "%zu request(s) "
+		    "pending: collect their results first", c->inflight);
+	memset(&w, 0, sizeof w);
+	w.type = COMMIS_MSG_OK;		/* the text is checked, not kept */
+	if ((rc = client_call(c, &w, COMMIS_MSG_EVENTS, NULL, 0)) !=
+	    COMMIS_OK)
+		return rc;
+	c->events_id = w.id;
+	return COMMIS_OK;
+}
+
+int
+commis_next_event(commis_client *c, int timeout_ms, char **json)
+{
+	struct client_wait	w;
+	int			rc;
+
+	if (json != NULL)
+		*json = NULL;
+	if (c == NULL || json == NULL)
+		return COMMIS_ERR_INVAL;
+	if (c->broken)
+		return c->broken;
+	if (c->events_id == 0)
+		return client_fail(c, COMMIS_ERR_INVAL,
+		    "not subscribed to events (commis_events)");
+	memset(&w, 0, sizeof w);
+	w.id = c->events_id;
+	w.type = COMMIS_MSG_EVENT;
+	w.text = json;
+	rc = client_pump(c, &w, timeout_ms < 0 ? -1 : timeout_ms);
+	if (rc == COMMIS_ERR_TIMEOUT && !w.done)
+		return COMMIS_OK;	/* *json stays NULL */
+	if (rc == COMMIS_ERR_REJECTED)
+		c->broken = rc;		/* commisd ended the stream */
 	return rc;
 }
 

@@ -57,6 +57,7 @@ struct pool_config {
 	size_t		 nmodules;
 	/* Worker confinement: drop to user/group when commisd is root; a
 	 * limit of 0 leaves the inherited one. */
+	uint32_t	 slow_job_ms;		/* log jobs running longer */
 	char		 user[64];
 	char		 group[64];
 	uint64_t	 rlimit_as;
@@ -99,6 +100,8 @@ struct config {
 	uint32_t		 max_conns_per_uid;	/* 0: no limit */
 	uint32_t		 jobs_per_uid;		/* 0: no limit */
 	uint32_t		 first_frame_timeout_ms;
+	char			 metrics_listen[128];	/* "": off; HOST:PORT
+						   or an absolute path */
 	struct pool_config	*pools;
 	size_t			 npools;
 };

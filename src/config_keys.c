@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "config_keys.h"
@@ -35,6 +36,51 @@ config_group_check(const char *s, char *err, size_t errlen)
 		return 0;
 	snprintf(err, errlen, "no group '%s'", s);
 	return -1;
+}
+
+/*
+ * metrics_listen: empty (off), an absolute path that fits sun_path, or
+ * HOST:PORT with a numeric port; an IPv6 host goes in brackets. The host
+ * is resolved only when commisd binds it.
+ */
+static int
+config_listen_check(const char *s, char *err, size_t errlen)
+{
+	const char	*colon;
+	char		*end;
+	size_t		 hlen;
+	long		 port;
+
+	if (*s == '\0')
+		return 0;
+	if (*s == '/') {
+		if (strlen(s) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			snprintf(err, errlen, "path longer than %zu bytes",
+			    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+			return -1;
+		}
+		return 0;
+	}
+	if ((colon = strrchr(s, ':')) == NULL || colon == s) {
+		snprintf(err, errlen, "expected HOST:PORT or an absolute path");
+		return -1;
+	}
+	hlen = (size_t)(colon - s);
+	if (s[0] == '[' ? hlen < 3 || s[hlen - 1] != ']' ||
+	    memchr(s + 1, ']', hlen - 2) != NULL :
+	    memchr(s, ':', hlen) != NULL || memchr(s, ']', hlen) != NULL) {
+		snprintf(err, errlen, "bad host; an IPv6 address goes in "
+		    "brackets: [::1]:9187");
+		return -1;
+	}
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (!isdigit((unsigned char)colon[1]) || *end != '\0' || errno != 0 ||
+	    port < 1 || port > 65535) {
+		snprintf(err, errlen, "port must be a number 1..65535");
+		return -1;
+	}
+	return 0;
 }
 
 #define TOP(m)	.off = offsetof(struct config, m),			\
@@ -136,6 +182,15 @@ const struct config_key config_top_keys[] = {
 	  .def = "10000",
 	  .help = "A new connection that has not sent one complete frame "
 	  "within this is closed (slow-loris clients)." },
+	{ .name = "metrics_listen", .type = CT_STRING, TOP(metrics_listen),
+	  .def = "", .check = config_listen_check,
+	  .help = "Where to serve Prometheus metrics over HTTP (`GET "
+	  "/metrics`, and `GET /healthz` for liveness probes): `HOST:PORT` "
+	  "for TCP, e.g. `127.0.0.1:9187` or `[::1]:9187`, or an absolute "
+	  "path for a Unix socket, which gets `socket_mode` and "
+	  "`socket_group` like the control socket. Empty: no listener. "
+	  "The endpoint has no access control: bind it to a trusted "
+	  "address. Changes only on a restart." },
 	{ .name = "pools", .type = CT_POOLS,
 	  .def_doc = "one pool `default`",
 	  .help = "The worker pools, a list of mappings with the pool keys "
@@ -270,6 +325,11 @@ const struct config_key config_pool_keys[] = {
 	  POOL(restart_period_ms), .min = 100, .max = 86400000,
 	  .def = "60000",
 	  .help = "The window of `restart_intensity`, in milliseconds." },
+	{ .name = "slow_job_ms", .type = CT_U32, POOL(slow_job_ms),
+	  .min = 0, .max = 86400000, .def = "0",
+	  .help = "A job whose run takes at least this many milliseconds is "
+	  "logged (job id, handler, pool, worker pid, queue, run and CPU "
+	  "time); 0 logs none." },
 	{ .name = "user", .type = CT_STRING, POOL(user), .def_doc = "none",
 	  .check = config_user_check,
 	  .help = "User the workers run as when commisd starts as root "
@@ -453,7 +513,8 @@ range_str(const struct config_key *k, char *buf, size_t sz)
 
 	switch (k->type) {
 	case CT_STRING:
-		snprintf(buf, sz, "1..%zu bytes", k->size - 1);
+		snprintf(buf, sz, "%d..%zu bytes",
+		    k->def != NULL && k->def[0] == '\0' ? 0 : 1, k->size - 1);
 		break;
 	case CT_NAME:
 		snprintf(buf, sz, "1..%zu chars: A-Z a-z 0-9 _ . -", k->size - 1);
@@ -587,7 +648,8 @@ set_string(const struct config_key *k, const struct config_scalar *v,
 {
 	char	q[64];
 
-	if (v->len == 0) {
+	/* A key whose default is empty ("off") may be set empty. */
+	if (v->len == 0 && !(k->def != NULL && k->def[0] == '\0')) {
 		snprintf(err, errlen, "%s: must not be empty", k->name);
 		return -1;
 	}
@@ -721,7 +783,7 @@ apply_defaults(const struct config_key *keys, size_t n, void *obj)
 			continue;
 		v.s = keys[i].def;
 		v.len = strlen(v.s);
-		v.plain = 1;
+		v.plain = v.len > 0;	/* "" is an empty string, not null */
 		if (config_key_set(&keys[i], &v, obj, err, sizeof err) != 0)
 			fatalx("config: bad default: %s", err);
 	}
@@ -772,6 +834,8 @@ doc_table(FILE *f, const struct config_key *keys, size_t n)
 		    config_type_names[keys[i].type]);
 		if (keys[i].required)
 			fputs("required", f);
+		else if (keys[i].def != NULL && keys[i].def[0] == '\0')
+			fputs("empty", f);
 		else if (keys[i].def != NULL)
 			fprintf(f, "`%s`", keys[i].def);
 		else

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,8 @@ struct conn {
 	struct peer		 peer;		/* from the kernel */
 	enum access_role	 role;
 	struct event		*first;		/* first-frame deadline */
+	uint64_t		 events;	/* EVENTS request id, or 0 */
+	LIST_ENTRY(conn)	 sub_entry;	/* while subscribed */
 };
 
 struct control {
@@ -61,6 +64,7 @@ struct control {
 	struct idmap		 uid_conns;	/* uid + 1 -> connections */
 	struct idmap		 uid_jobs;	/* uid + 1 -> jobs in flight */
 	int			 reserve_fd;	/* for accept on EMFILE */
+	LIST_HEAD(, conn)	 subs;		/* subscribed to events */
 };
 
 struct control_cmd {
@@ -77,6 +81,7 @@ static void	control_status(struct conn *, struct frame *);
 static void	control_wait(struct conn *, struct frame *);
 static void	control_cancel(struct conn *, struct frame *);
 static void	control_admin(struct conn *, struct frame *);
+static void	control_events(struct conn *, struct frame *);
 
 static const struct control_cmd control_cmds[] = {
 	{ COMMIS_MSG_PING, "ping", ROLE_READ, control_ping },
@@ -86,6 +91,7 @@ static const struct control_cmd control_cmds[] = {
 	{ COMMIS_MSG_WAIT, "wait", ROLE_SUBMIT, control_wait },
 	{ COMMIS_MSG_CANCEL_JOB, "cancel", ROLE_SUBMIT, control_cancel },
 	{ COMMIS_MSG_ADMIN, "admin", ROLE_ADMIN, control_admin },
+	{ COMMIS_MSG_EVENTS, "events", ROLE_READ, control_events },
 };
 
 /* A per-uid counter in an idmap (keys are uid + 1, never 0). */
@@ -141,6 +147,8 @@ control_text(struct conn *c, uint8_t type, uint64_t id, const void *p,
 static void
 control_conn_free(struct conn *c)
 {
+	if (c->events != 0)
+		LIST_REMOVE(c, sub_entry);
 	if (c->first != NULL)
 		event_free(c->first);
 	control_uid_add(&c->ctl->uid_conns, c->peer.uid, -1);
@@ -250,6 +258,7 @@ control_accept_emfile(struct control *ctl, int lfd)
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) != -1)
 		close(fd);
 	ctl->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	LIST_INIT(&ctl->subs);
 }
 
 /* Whether a new peer may stay, else why not (it gets that and is closed). */
@@ -539,6 +548,10 @@ control_submit(struct conn *c, struct frame *f)
 		return;
 	}
 	p->st.submitted++;
+	control_event(c->ctl, "{\"type\":\"accepted\",\"job\":%llu,"
+	    "\"pool\":\"%s\",\"handler\":\"%s\",\"uid\":%ld}",
+	    (unsigned long long)job->id, p->cfg.name, job->handler,
+	    (long)c->peer.uid);
 	job->counted = 1;
 	control_uid_add(&c->ctl->uid_jobs, c->peer.uid, 1);
 	if (!waits) {
@@ -790,6 +803,7 @@ control_new(struct supervisor *sup, int listen_fd, char **cause)
 	idmap_init(&ctl->uid_conns);
 	idmap_init(&ctl->uid_jobs);
 	ctl->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	LIST_INIT(&ctl->subs);
 	snprintf(ctl->path, sizeof ctl->path, "%s", sup->cfg->socket);
 	if (listen_fd >= 0) {
 		ctl->fd = listen_fd;
@@ -869,6 +883,13 @@ control_result_to(struct control *ctl, uint64_t conn_id, uint64_t req_id,
 	mbuf_u16(&m, job->attempts > UINT16_MAX ? UINT16_MAX :
 	    (uint16_t)job->attempts);
 	mbuf_str(&m, job->cause);
+	/* Of the last attempt; a job that never ran has none. */
+	mbuf_u64(&m, job->start_ns ? (job->start_ns - job->submit_ns) / 1000 :
+	    0);
+	mbuf_u64(&m, job->start_ns ? (job->done_ns - job->start_ns) / 1000 :
+	    0);
+	mbuf_u64(&m, job->cpu_us);
+	mbuf_u64(&m, job->maxrss_kb);
 	mbuf_u32(&m, (uint32_t)len);
 	if (!m.err)
 		chan_send_fd(c->chan, COMMIS_MSG_RESULT, req_id, m.data, m.len,
@@ -927,4 +948,39 @@ const struct control_stats *
 control_stats(const struct control *ctl)
 {
 	return &ctl->st;
+}
+
+/* EVENTS: OK, then every event as an EVENT frame until it goes. */
+static void
+control_events(struct conn *c, struct frame *f)
+{
+	static const char	ok[] = "events";
+
+	if (f->hdr.len != 0) {
+		control_drop(c, f->hdr.id, COMMIS_E_PROTO, "EVENTS with payload");
+		return;
+	}
+	control_text(c, COMMIS_MSG_OK, f->hdr.id, ok, sizeof ok - 1);
+	if (c->events == 0)
+		LIST_INSERT_HEAD(&c->ctl->subs, c, sub_entry);
+	c->events = f->hdr.id;
+}
+
+void
+control_event(struct control *ctl, const char *fmt, ...)
+{
+	struct conn	*c;
+	char		 json[1024];
+	va_list		 ap;
+	int		 n;
+
+	if (LIST_EMPTY(&ctl->subs))
+		return;		/* the common case costs one test */
+	va_start(ap, fmt);
+	n = vsnprintf(json, sizeof json, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof json)
+		return;
+	LIST_FOREACH(c, &ctl->subs, sub_entry)
+		control_text(c, COMMIS_MSG_EVENT, c->events, json, (size_t)n);
 }

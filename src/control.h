@@ -32,6 +32,9 @@ void		 control_result_to(struct control *, uint64_t conn_id,
 		    size_t outlen, int out_fd);
 /* A job counted against its submitter's uid (jobs_per_uid) has ended. */
 void		 control_uid_job_done(struct control *, uid_t);
+/* Sends one event (a JSON object, printf-style) to every subscriber. */
+void		 control_event(struct control *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 /* A job that counted a segment on conn_id has ended. */
 void		 control_seg_done(struct control *, uint64_t conn_id);
 void		 control_error_to(struct control *, uint64_t conn_id,

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "chan.h"
+#include "control.h"
 #include "dispatch.h"
 #include "job.h"
 #include "log.h"
@@ -230,6 +231,10 @@ dispatch_started(struct worker *w, const struct frame *f)
 		tv = tv_ms(job->timeout_ms);
 		evtimer_add(job->timer, &tv);
 	}
+	control_event(w->pool->sup->control, "{\"type\":\"started\","
+	    "\"job\":%llu,\"pool\":\"%s\",\"worker\":%u,\"pid\":%ld,"
+	    "\"attempt\":%u}", (unsigned long long)job->id, w->pool->cfg.name,
+	    w->id, (long)w->pid, job->attempts);
 	if (job->cancel)
 		dispatch_cancel(job);
 }
@@ -242,7 +247,7 @@ dispatch_done(struct worker *w, struct frame *f)
 	struct mreader	 r;
 	const uint8_t	*out;
 	size_t		 outlen;
-	uint64_t	 size;
+	uint64_t	 size, cpu_us, maxrss_kb;
 	char		 err[COMMIS_TEXT_MAX], why[COMMIS_TEXT_MAX / 2];
 	uint8_t		 ok;
 	int		 out_fd = -1;
@@ -254,6 +259,8 @@ dispatch_done(struct worker *w, struct frame *f)
 	mr_init(&r, f->payload, f->hdr.len);
 	ok = mr_u8(&r);
 	mr_str(&r, err, sizeof err);
+	cpu_us = mr_u64(&r);
+	maxrss_kb = mr_u64(&r);
 	out = mr_bytes(&r, &outlen);
 	if (mr_end(&r) == -1 || job == NULL || (f->fd != -1 && outlen != 0)) {
 		pool_worker_kill(w, SIGKILL, "protocol error: bad DONE");
@@ -274,6 +281,8 @@ dispatch_done(struct worker *w, struct frame *f)
 	TAILQ_REMOVE(&w->running, job, wentry);
 	w->nrun--;
 	w->jobs_done++;
+	job->cpu_us = cpu_us;
+	job->maxrss_kb = maxrss_kb;
 	p->nrunning--;
 	evtimer_del(job->timer);
 	job->worker = NULL;
@@ -330,6 +339,10 @@ dispatch_frame(struct chan *c, struct frame *f, void *arg)
 		p->startup_failures = 0;
 		log_worker(LOG_LVL_DEBUG, p->cfg.name, w->id, (long)w->pid,
 		    "ready");
+		control_event(p->sup->control, "{\"type\":\"worker_started\","
+		    "\"pool\":\"%s\",\"worker\":%u,\"pid\":%ld,"
+		    "\"generation\":%u}", p->cfg.name, w->id, (long)w->pid,
+		    w->generation);
 		w->state = W_BUSY;
 		dispatch_worker_free(w);
 		break;

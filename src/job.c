@@ -21,6 +21,7 @@
 #include "commis/client.h"
 #include "control.h"
 #include "dispatch.h"
+#include "hist.h"
 #include "idmap.h"
 #include "job.h"
 #include "log.h"
@@ -510,6 +511,36 @@ job_count(struct job *job, enum commis_status st)
 		    job_status_name(st), job->attempts, job->cause);
 }
 
+/* Latency histograms, the slow-job log line, and the finished event. */
+static void
+job_latency(struct job_table *t, struct job *job)
+{
+	struct pool	*p = job->pool;
+	uint64_t	 q, run = 0, e2e = (job->done_ns - job->submit_ns) / 1000;
+
+	histw_add(p->h_e2e, e2e, job->done_ns);
+	if (job->start_ns != 0) {
+		q = (job->start_ns - job->submit_ns) / 1000;
+		run = (job->done_ns - job->start_ns) / 1000;
+		histw_add(p->h_queue, q, job->done_ns);
+		histw_add(p->h_run, run, job->done_ns);
+		if (p->cfg.slow_job_ms > 0 && run / 1000 >= p->cfg.slow_job_ms)
+			log_job(LOG_LVL_WARN, p->cfg.name,
+			    (unsigned long long)job->id, "slow: handler %s pid "
+			    "%ld queued %llu ms ran %llu ms (cpu %llu ms)",
+			    job->handler, (long)job->last_pid,
+			    (unsigned long long)(q / 1000),
+			    (unsigned long long)(run / 1000),
+			    (unsigned long long)(job->cpu_us / 1000));
+	}
+	control_event(t->sup->control, "{\"type\":\"finished\",\"job\":%llu,"
+	    "\"pool\":\"%s\",\"handler\":\"%s\",\"status\":\"%s\","
+	    "\"attempts\":%u,\"e2e_us\":%llu,\"run_us\":%llu}",
+	    (unsigned long long)job->id, p->cfg.name, job->handler,
+	    job_status_name(job->status), job->attempts,
+	    (unsigned long long)e2e, (unsigned long long)run);
+}
+
 void
 job_finish(struct job_table *t, struct job *job, enum commis_status st,
     const char *cause, const void *out, size_t outlen)
@@ -567,6 +598,7 @@ job_finish_fd(struct job_table *t, struct job *job, enum commis_status st,
 	if (out_fd != -1)
 		t->nsegs++;
 	job_count(job, st);
+	job_latency(t, job);
 	job->pool = NULL;
 	t->active--;
 	if (job->counted) {

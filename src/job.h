@@ -70,6 +70,8 @@ struct job {
 	int			 timedout;	/* soft timeout sent */
 	int			 grace;		/* timer: SIGKILL when it fires */
 	uint64_t		 start_ns;	/* this attempt began */
+	uint64_t		 cpu_us;	/* last attempt, from the worker */
+	uint64_t		 maxrss_kb;
 	TAILQ_ENTRY(job)	 wentry;	/* its worker's sent or running
 						   list, or the pool's delayed */
 

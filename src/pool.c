@@ -19,9 +19,11 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "control.h"
 #include "dispatch.h"
 #include "exitcode.h"
 #include "handlers.h"
+#include "hist.h"
 #include "idmap.h"
 #include "log.h"
 #include "pool.h"
@@ -147,7 +149,10 @@ pool_new(struct supervisor *sup, const struct pool_config *cfg,
 	    sizeof *p->ring)) == NULL ||
 	    (p->tick = event_new(sup->base, -1, EV_PERSIST, pool_tick, p)) ==
 	    NULL || (p->spawn_ev = evtimer_new(sup->base, pool_spawn_cb, p)) ==
-	    NULL || event_add(p->tick, &tv) == -1) {
+	    NULL || event_add(p->tick, &tv) == -1 ||
+	    (p->h_queue = histw_new()) == NULL ||
+	    (p->h_run = histw_new()) == NULL ||
+	    (p->h_e2e = histw_new()) == NULL) {
 		pool_free(p);
 		*cause = strdup("out of memory");
 		return NULL;
@@ -194,6 +199,9 @@ pool_free(struct pool *p)
 	if (p->spawn_ev != NULL)
 		event_free(p->spawn_ev);
 	free(p->ring);
+	histw_free(p->h_queue);
+	histw_free(p->h_run);
+	histw_free(p->h_e2e);
 	queue_free(&p->queue);
 	idmap_free(&p->uid_last);
 	handlers_free(p->handlers);
@@ -763,6 +771,8 @@ pool_count_restart(struct pool *p)
 	    "in %u ms", p->cfg.restart_intensity, p->cfg.restart_period_ms);
 	log_pool(LOG_LVL_WARN, p->cfg.name, "%s; no more forks until "
 	    "`commis reset %s`", why, p->cfg.name);
+	control_event(p->sup->control, "{\"type\":\"pool_failed\","
+	    "\"pool\":\"%s\",\"cause\":\"%s\"}", p->cfg.name, why);
 	evtimer_del(p->spawn_ev);
 	pool_fail_queue(p, COMMIS_ST_FAILED, why);
 }
@@ -777,6 +787,9 @@ pool_startup_failed(struct pool *p, int status)
 		    "with a configuration error (exit code %d); the pool is "
 		    "down", EXIT_WORKER_NORESPAWN);
 		p->down = 1;
+		control_event(p->sup->control, "{\"type\":\"pool_failed\","
+		    "\"pool\":\"%s\",\"cause\":\"workers fail to start\"}",
+		    p->cfg.name);
 		evtimer_del(p->spawn_ev);
 		pool_fail_queue(p, COMMIS_ST_FAILED,
 		    "pool down: workers fail to start");
@@ -791,6 +804,26 @@ pool_startup_failed(struct pool *p, int status)
 	log_pool(LOG_LVL_WARN, p->cfg.name, "a worker failed at start-up (%u "
 	    "in a row); next start in %llu ms", p->startup_failures,
 	    (unsigned long long)delay);
+}
+
+/* Which kind of restart this death makes (stats: restarts by cause). */
+static void
+pool_count_cause(struct pool *p, const struct worker *w, int status)
+{
+	struct pool_stats	*st = &p->st;
+
+	if (!w->ready)
+		st->restarts_startup++;
+	else if (w->culprit != 0 || strncmp(w->cause, "timeout", 7) == 0)
+		st->restarts_timeout++;
+	else if (strncmp(w->cause, "max_rss", 7) == 0)
+		st->restarts_rss++;
+	else if (w->cause[0] != '\0')
+		st->restarts_other++;
+	else if (WIFSIGNALED(status))
+		st->restarts_crash++;
+	else
+		st->restarts_exit++;
 }
 
 int
@@ -824,12 +857,17 @@ pool_reap(struct pool *p, pid_t pid, int status)
 		    "exited: %s; cause: %s; jobs done %llu", how,
 		    w->cause[0] ? w->cause : WIFSIGNALED(status) ? "crashed" :
 		    "exited by itself", (unsigned long long)w->jobs_done);
+	control_event(p->sup->control, "{\"type\":\"worker_exited\","
+	    "\"pool\":\"%s\",\"worker\":%u,\"pid\":%ld,\"how\":\"%s\","
+	    "\"cause\":\"%s\",\"jobs_done\":%llu}", p->cfg.name, w->id,
+	    (long)pid, how, w->cause, (unsigned long long)w->jobs_done);
 	pool_worker_unset_idle(w);
 	dispatch_worker_lost(w, how);
 	TAILQ_REMOVE(&p->workers, w, entry);
 	p->nworkers--;
 	if (!asked && !p->sup->stopping && !p->draining) {
 		p->st.restarts++;
+		pool_count_cause(p, w, status);
 		if (!w->ready)
 			pool_startup_failed(p, status);
 		if (!job_caused && !p->down)

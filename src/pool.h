@@ -87,6 +87,15 @@ struct pool_stats {
 	uint64_t	recycled;	/* workers retired by max_jobs etc. */
 	uint64_t	blast_events;	/* a host died with jobs running */
 	uint64_t	blast_requeued;	/* other threads' jobs it requeued */
+	/* Restarts by cause: died by a signal of its own, exited by
+	 * itself, killed for a timeout, for max_rss or for a protocol
+	 * error, failed at start-up. */
+	uint64_t	restarts_crash;
+	uint64_t	restarts_exit;
+	uint64_t	restarts_timeout;
+	uint64_t	restarts_rss;
+	uint64_t	restarts_other;
+	uint64_t	restarts_startup;
 };
 
 struct pool {
@@ -116,6 +125,9 @@ struct pool {
 	struct event		*tick;		/* periodic checks */
 	struct event		*spawn_ev;	/* a spawn put off */
 	struct pool_stats	 st;
+	struct histw		*h_queue;	/* submit -> start, us */
+	struct histw		*h_run;		/* start -> end */
+	struct histw		*h_e2e;		/* submit -> end */
 };
 
 /*

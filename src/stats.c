@@ -4,10 +4,13 @@
  * ever added) or a table. Counts only; this module changes nothing.
  */
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 
 #include "control.h"
+#include "hist.h"
 #include "job.h"
 #include "pool.h"
 #include "stats.h"
@@ -50,6 +53,47 @@ stats_json_str(struct evbuffer *eb, const char *s)
 	evbuffer_add(eb, "\"", 1);
 }
 
+/* A process's resident set in KiB, from /proc; 0 if gone. */
+static uint64_t
+stats_rss_kb(pid_t pid)
+{
+	char			 path[64];
+	unsigned long long	 size, rss = 0;
+	FILE			*f;
+
+	snprintf(path, sizeof path, "/proc/%ld/statm", (long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	if (fscanf(f, "%llu %llu", &size, &rss) != 2)
+		rss = 0;
+	fclose(f);
+	return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE) / 1024;
+}
+
+/* A process's user + system CPU time in ms, from /proc/PID/stat. */
+static uint64_t
+stats_cpu_ms(pid_t pid)
+{
+	char			 path[64], buf[1024], *p;
+	unsigned long long	 ut = 0, st = 0;
+	FILE			*f;
+	int			 i;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	p = fgets(buf, sizeof buf, f);
+	fclose(f);
+	if (p == NULL || (p = strrchr(buf, ')')) == NULL)
+		return 0;
+	/* Fields 14 and 15 (utime, stime), counting from 1; ')' ends 2. */
+	for (i = 2; i < 14 && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p, " %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (ut + st) * 1000 / (uint64_t)sysconf(_SC_CLK_TCK);
+}
+
 /* Job slots: workers, or a thread pool's threads. */
 static unsigned
 stats_size(const struct pool *p)
@@ -82,11 +126,14 @@ stats_json_worker(struct evbuffer *eb, const struct worker *w, uint64_t now)
 	evbuffer_add_printf(eb, "{\"id\":%u,\"pid\":%ld,\"state\":\"%s\","
 	    "\"generation\":%u,\"retire\":\"%s\",\"age_ms\":%llu,"
 	    "\"jobs_done\":%llu,\"threads\":%u,\"running\":%u,"
-	    "\"prefetched\":%u,", w->id, (long)w->pid,
+	    "\"prefetched\":%u,\"rss_kb\":%llu,\"cpu_ms\":%llu,", w->id,
+	    (long)w->pid,
 	    pool_worker_state_name(w->state), w->generation,
 	    stats_retire_name(w->retire),
 	    (unsigned long long)((now - w->start_ns) / NS_PER_MS),
-	    (unsigned long long)w->jobs_done, w->capacity, w->nrun, w->nsent);
+	    (unsigned long long)w->jobs_done, w->capacity, w->nrun, w->nsent,
+	    (unsigned long long)stats_rss_kb(w->pid),
+	    (unsigned long long)stats_cpu_ms(w->pid));
 	/* The oldest running job (threads may run more). */
 	if (job != NULL)
 		evbuffer_add_printf(eb, "\"job\":%llu,\"job_age_ms\":%llu}",
@@ -94,6 +141,45 @@ stats_json_worker(struct evbuffer *eb, const struct worker *w, uint64_t now)
 		    (unsigned long long)((now - job->start_ns) / NS_PER_MS));
 	else
 		evbuffer_add_printf(eb, "\"job\":null,\"job_age_ms\":null}");
+}
+
+/* p50, p90, p99, max and count of a histogram, in microseconds. */
+static void
+stats_json_hist(struct evbuffer *eb, const char *name, const struct hist *h)
+{
+	evbuffer_add_printf(eb, "\"%s\":{\"p50\":%llu,\"p90\":%llu,"
+	    "\"p99\":%llu,\"max\":%llu,\"count\":%llu}", name,
+	    (unsigned long long)hist_quantile(h, 0.50),
+	    (unsigned long long)hist_quantile(h, 0.90),
+	    (unsigned long long)hist_quantile(h, 0.99),
+	    (unsigned long long)hist_max(h),
+	    (unsigned long long)hist_count(h));
+}
+
+/* "latency" (the whole run) and "latency_1m" (the last minute). */
+static void
+stats_json_latency(struct evbuffer *eb, const struct pool *p, uint64_t now)
+{
+	const struct histw	*hw[] = { p->h_queue, p->h_run, p->h_e2e };
+	static const char	*names[] = { "queue", "run", "e2e" };
+	struct hist		*recent = hist_new();
+	size_t			 i;
+
+	evbuffer_add_printf(eb, "\"latency\":{");
+	for (i = 0; i < 3; i++) {
+		if (i > 0)
+			evbuffer_add(eb, ",", 1);
+		stats_json_hist(eb, names[i], histw_total(hw[i]));
+	}
+	evbuffer_add_printf(eb, "},\"latency_1m\":{");
+	for (i = 0; recent != NULL && i < 3; i++) {
+		if (i > 0)
+			evbuffer_add(eb, ",", 1);
+		histw_recent(hw[i], now, recent);
+		stats_json_hist(eb, names[i], recent);
+	}
+	evbuffer_add_printf(eb, "},");
+	hist_free(recent);
 }
 
 static void
@@ -117,7 +203,7 @@ stats_json_pool(struct evbuffer *eb, const struct pool *p, uint64_t now)
 	    "\"crashed\":%llu,\"cancelled\":%llu,\"expired\":%llu,"
 	    "\"dead\":%llu,\"retried\":%llu,\"rebalanced\":%llu},"
 	    "\"restarts\":%llu,\"recycled\":%llu,\"blast_events\":%llu,"
-	    "\"blast_requeued\":%llu,\"worker_list\":[",
+	    "\"blast_requeued\":%llu,",
 	    (unsigned long long)s->submitted, (unsigned long long)s->rejected,
 	    (unsigned long long)s->succeeded, (unsigned long long)s->failed,
 	    (unsigned long long)s->timedout, (unsigned long long)s->crashed,
@@ -127,6 +213,17 @@ stats_json_pool(struct evbuffer *eb, const struct pool *p, uint64_t now)
 	    (unsigned long long)s->recycled,
 	    (unsigned long long)s->blast_events,
 	    (unsigned long long)s->blast_requeued);
+	evbuffer_add_printf(eb, "\"restarts_by_cause\":{\"crash\":%llu,"
+	    "\"exit\":%llu,\"timeout\":%llu,\"max_rss\":%llu,"
+	    "\"other\":%llu,\"startup\":%llu},",
+	    (unsigned long long)s->restarts_crash,
+	    (unsigned long long)s->restarts_exit,
+	    (unsigned long long)s->restarts_timeout,
+	    (unsigned long long)s->restarts_rss,
+	    (unsigned long long)s->restarts_other,
+	    (unsigned long long)s->restarts_startup);
+	stats_json_latency(eb, p, now);
+	evbuffer_add_printf(eb, "\"worker_list\":[");
 	TAILQ_FOREACH(w, &p->workers, entry) {
 		if (!first)
 			evbuffer_add(eb, ",", 1);

@@ -20,6 +20,7 @@
 #include "handlers.h"
 #include "job.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pool.h"
 #include "sup.h"
@@ -296,6 +297,12 @@ sup_reload_config(struct supervisor *sup, char **errors)
 		memcpy(cfg->socket, sup->cfg->socket, sizeof cfg->socket);
 		cfg->socket_mode = sup->cfg->socket_mode;
 	}
+	if (strcmp(cfg->metrics_listen, sup->cfg->metrics_listen) != 0) {
+		log_warnx("reload: metrics_listen changes only on a restart; "
+		    "keeping \"%s\"", sup->cfg->metrics_listen);
+		memcpy(cfg->metrics_listen, sup->cfg->metrics_listen,
+		    sizeof cfg->metrics_listen);
+	}
 	sup_reload_apply(sup, cfg, hs);
 	free(hs);
 	config_free(sup->cfg);
@@ -327,6 +334,9 @@ sup_reload(struct supervisor *sup, char **errors)
 		    (int)strcspn(*errors, "\n") : 0, *errors != NULL ?
 		    *errors : "");
 	notify_send("READY=1\nSTATUS=%s", status);
+	control_event(sup->control, "{\"type\":\"reload\",\"ok\":%s,"
+	    "\"reloads\":%llu}", r == 0 ? "true" : "false",
+	    (unsigned long long)sup->reloads);
 	return r;
 }
 
@@ -394,6 +404,9 @@ sup_new(struct config *cfg, int listen_fd, char **cause)
 	}
 	if ((sup->control = control_new(sup, listen_fd, cause)) == NULL)
 		goto fail;
+	if (cfg->metrics_listen[0] != '\0' && (sup->metrics =
+	    metrics_new(sup, cfg->metrics_listen, cause)) == NULL)
+		goto fail;
 	return sup;
 fail:
 	sup_free(sup);
@@ -426,6 +439,7 @@ sup_free(struct supervisor *sup)
 
 	if (sup == NULL)
 		return;
+	metrics_free(sup->metrics);
 	control_free(sup->control);
 	job_table_free(sup->jobs);
 	for (i = 0; i < sup->npools; i++)

@@ -16,6 +16,7 @@
 
 struct pool;
 struct control;
+struct metrics;
 struct job_table;
 
 enum sup_stop {
@@ -31,6 +32,7 @@ struct supervisor {
 	struct pool		**pools;	/* serving, then draining */
 	size_t			 npools;
 	struct control		*control;
+	struct metrics		*metrics;	/* metrics_listen, or NULL */
 	struct job_table	*jobs;
 	uint64_t		 start_ns;
 	pid_t			 pid;

@@ -63,6 +63,8 @@ struct wcall {
 	int			 passed;	/* pass_input() on a segment */
 	int			 overflow;
 	int			 wrote;		/* write() in an in-place job */
+	uint64_t		 cpu_us;	/* the job's thread, this job */
+	uint64_t		 maxrss_kb;	/* the process, so far */
 };
 
 void
@@ -371,6 +373,8 @@ worker_done(struct wcall *wc, int ok)
 	mbuf_init(&m);
 	mbuf_u8(&m, ok ? 0 : 1);
 	mbuf_str(&m, ok ? "" : wc->err);
+	mbuf_u64(&m, wc->cpu_us);
+	mbuf_u64(&m, wc->maxrss_kb);
 	mbuf_u32(&m, (uint32_t)outlen);
 	if (m.err)
 		_exit(EXIT_WORKER_ERROR);
@@ -396,14 +400,32 @@ worker_overflow(struct wcall *wc)
 		    (unsigned long long)wa->max_segment);
 }
 
+/* The job's CPU time (its thread's, since ru0) and the peak RSS. */
+static void
+worker_usage(struct wcall *wc, const struct rusage *ru0)
+{
+	struct rusage	ru, self;
+
+	if (getrusage(RUSAGE_THREAD, &ru) == 0)
+		wc->cpu_us = (uint64_t)(((ru.ru_utime.tv_sec -
+		    ru0->ru_utime.tv_sec) + (ru.ru_stime.tv_sec -
+		    ru0->ru_stime.tv_sec)) * 1000000 + (ru.ru_utime.tv_usec -
+		    ru0->ru_utime.tv_usec) + (ru.ru_stime.tv_usec -
+		    ru0->ru_stime.tv_usec));
+	if (getrusage(RUSAGE_SELF, &self) == 0)
+		wc->maxrss_kb = (uint64_t)self.ru_maxrss;
+}
+
 void
 worker_job_run(struct wjob_env *env, struct wjob *j)
 {
 	struct handler_ent	*he;
 	struct wcall		 wc;
+	struct rusage		 ru0;
 	int			 ok = 0;
 
 	worker_call_init(&wc, env, j);
+	getrusage(RUSAGE_THREAD, &ru0);
 	if ((he = handlers_find(env->wa->handlers, j->handler)) == NULL)
 		snprintf(wc.err, sizeof wc.err, "no handler '%s'", j->handler);
 	else if (env->thread_safe_only &&
@@ -423,6 +445,7 @@ worker_job_run(struct wjob_env *env, struct wjob *j)
 			snprintf(wc.err, sizeof wc.err, "handler '%s' failed",
 			    j->handler);
 	}
+	worker_usage(&wc, &ru0);
 	worker_done(&wc, ok);
 	seg_unmap(wc.map, wc.maplen);
 	mbuf_free(&wc.out);

@@ -15,9 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include "cli_top.h"
 #include "exitcode.h"
 #include "testlib.h"
 #include "version.h"
@@ -257,6 +260,34 @@ START_TEST(test_usage_errors)
 		{ "retry", "x1", NULL },
 		{ "retry", "1", "2", NULL },
 		{ "purge", "all", NULL },
+		{ "stats", "--watch", NULL },
+		{ "stats", "--watch", "0", NULL },
+		{ "stats", "--watch", "0.000", NULL },
+		{ "stats", "--watch", "-1", NULL },
+		{ "stats", "--watch", "abc", NULL },
+		{ "stats", "--watch", "1s", NULL },
+		{ "stats", "--watch", "1.2345", NULL },
+		{ "stats", "--watch", "2.", NULL },
+		{ "stats", "--watch", ".5", NULL },
+		{ "stats", "--watch", "86401", NULL },
+		{ "stats", "--watch", "99999999999999999999", NULL },
+		{ "stats", "--count", "2", NULL },
+		{ "stats", "--watch", "1", "--count", "0", NULL },
+		{ "stats", "--watch", "1", "--count", "x", NULL },
+		{ "top", "extra", NULL },
+		{ "top", "--interval", "5", NULL },
+		{ "top", "--interval", "3600001", NULL },
+		{ "top", "--interval", "1s", NULL },
+		{ "top", "--interval", NULL },
+		{ "top", "--count", "0", NULL },
+		{ "top", "--json", NULL },
+		{ "events", "extra", NULL },
+		{ "events", "--count", "0", NULL },
+		{ "events", "--count", "-1", NULL },
+		{ "events", "--count", NULL },
+		{ "submit", "echo", "--stats", "--no-wait", NULL },
+		{ "submit", "echo", "--stats=yes", NULL },
+		{ "wait", "1", "--stats=1", NULL },
 	};
 	struct cli_buf	out, err;
 	size_t		i;
@@ -280,6 +311,9 @@ START_TEST(test_version_help)
 	const char *const	 help[] = { "help", NULL };
 	const char *const	 help_submit[] = { "help", "submit", NULL };
 	const char *const	 help_reload[] = { "help", "reload", NULL };
+	const char *const	 help_top[] = { "help", "top", NULL };
+	const char *const	 help_events[] = { "help", "events", NULL };
+	const char *const	 help_stats[] = { "help", "stats", NULL };
 	struct cli_buf		 out, err;
 
 	ck_assert_int_eq(run_cli(version, NULL, &out, &err), EXIT_CLI_OK);
@@ -294,7 +328,6 @@ START_TEST(test_version_help)
 	ck_assert_has(out, "stats [--json]");
 	ck_assert_has(out, "ping [--count N]");
 	ck_assert_has(out, "status ID\n");
-	ck_assert_has(out, "wait ID [--timeout MS]\n");
 	ck_assert_has(out, "cancel ID\n");
 	ck_assert_has(out, "  reload\n");
 	ck_assert_has(out, "scale POOL N\n");
@@ -302,6 +335,11 @@ START_TEST(test_version_help)
 	ck_assert_has(out, "dead [--json]\n");
 	ck_assert_has(out, "retry ID\n");
 	ck_assert_has(out, "  purge\n");
+	ck_assert_has(out, "stats [--json] [--watch SECONDS [--count N]]\n");
+	ck_assert_has(out, "top [--interval MS] [--count N]\n");
+	ck_assert_has(out, "events [--count N]\n");
+	ck_assert_has(out, "[--no-wait] [--stats]\n");
+	ck_assert_has(out, "wait ID [--timeout MS] [--stats]\n");
 	ck_assert_str_eq(err.p, "");
 	buf_free(&out);
 	buf_free(&err);
@@ -318,6 +356,24 @@ START_TEST(test_version_help)
 
 	ck_assert_int_eq(run_cli(help_reload, NULL, &out, &err), EXIT_CLI_OK);
 	ck_assert_has(out, "usage: commis reload\n");
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_cli(help_top, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_has(out, "usage: commis top [--interval MS] [--count N]\n");
+	ck_assert_has(out, "q quits");
+	ck_assert_has(out, "not a terminal");
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_cli(help_events, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_has(out, "JSON");
+	buf_free(&out);
+	buf_free(&err);
+
+	ck_assert_int_eq(run_cli(help_stats, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_has(out, "--watch");
+	ck_assert_has(out, "--- TIME");
 	buf_free(&out);
 	buf_free(&err);
 }
@@ -349,6 +405,15 @@ START_TEST(test_missing_socket)
 		{ "dead", "--json", NULL },
 		{ "retry", "7", NULL },
 		{ "purge", NULL },
+		{ "stats", "--watch", "0.5", "--count", "3", NULL },
+		{ "stats", "--json", "--watch=2", NULL },
+		{ "stats", "--watch", "86400", NULL },
+		{ "top", NULL },
+		{ "top", "--interval", "200", "--count", "2", NULL },
+		{ "events", NULL },
+		{ "events", "--count=5", NULL },
+		{ "submit", "echo", "--stats", NULL },
+		{ "wait", "7", "--stats", NULL },
 	};
 	struct cli_buf		 out, err;
 	size_t			 i;
@@ -1441,6 +1506,553 @@ START_TEST(test_bench_quick)
 }
 END_TEST
 
+/* --- commis top: the stats reader and the screen, without a daemon --- */
+
+/* Two pools; the second has what a newer commisd adds (RSS, CPU time,
+ * histograms), the first only what an older one gave. */
+static const char top_json[] =
+    "{\"version\":\"0.1.0\",\"pid\":412,\"uptime_ms\":5310,"
+    "\"connections\":1,\"stopping\":false,\"note\":\"caf\\u00e9 \\ud83d\\ude00"
+    " \\\"q\\\" \\\\ \\/\",\"pools\":["
+    "{\"name\":\"old\",\"state\":\"running\",\"queued\":3,"
+    " \"jobs\":{\"submitted\":13,\"succeeded\":11},\"restarts\":2,"
+    " \"worker_list\":[{\"id\":1,\"pid\":977,\"state\":\"idle\","
+    "  \"jobs_done\":5,\"job\":null,\"job_age_ms\":null}]},"
+    "{\"name\":\"new\",\"state\":\"running\",\"queued\":4,\"timeout_ms\":"
+    " 10000,\"jobs\":{\"submitted\":30,\"succeeded\":20},\"restarts\":1,"
+    " \"restarts_by_cause\":{\"crash\":1,\"exit\":0},"
+    " \"latency\":{\"queue\":{\"p50\":10,\"p90\":20,\"p99\":30,\"max\":40,"
+    "  \"count\":20},\"e2e\":{\"p50\":100,\"p90\":900,\"p99\":2500,"
+    "  \"max\":3000,\"count\":20}},"
+    " \"latency_1m\":{\"e2e\":{\"p50\":0,\"p90\":0,\"p99\":0,\"max\":0,"
+    "  \"count\":0}},"
+    " \"worker_list\":[{\"id\":2,\"pid\":1001,\"state\":\"busy\","
+    "  \"jobs_done\":7,\"rss_kb\":20480,\"cpu_ms\":1500,\"job\":42,"
+    "  \"job_age_ms\":5000,\"extra\":[1,2.5e3,-0.5,true,{}]},"
+    "  {\"id\":3,\"pid\":1002,\"state\":\"idle\",\"jobs_done\":9,"
+    "  \"rss_kb\":4096,\"cpu_ms\":20,\"job\":null,\"job_age_ms\":null}]}]}";
+
+static const struct top_worker *
+top_find(const struct top_snap *s, long long pid)
+{
+	size_t	i;
+
+	for (i = 0; i < s->nw; i++) {
+		if (s->w[i].pid == pid)
+			return &s->w[i];
+	}
+	ck_abort_msg("no worker %lld", pid);
+	return NULL;
+}
+
+START_TEST(test_top_parse)
+{
+	struct top_snap			*s;
+	const struct top_worker		*w;
+	char				 err[256];
+
+	s = top_snap_parse(top_json, err, sizeof err);
+	ck_assert_msg(s != NULL, "%s", err);
+	ck_assert_str_eq(s->version, "0.1.0");
+	ck_assert_int_eq(s->pid, 412);
+	ck_assert_int_eq(s->uptime_ms, 5310);
+	ck_assert_uint_eq(s->npools, 2);
+	ck_assert_int_eq(s->queued, 7);
+	ck_assert_int_eq(s->succeeded, 31);
+	ck_assert_int_eq(s->restarts, 3);
+	/* The last minute is empty: the whole run's p99, in us. */
+	ck_assert(s->e2e_p99_us == 2500);
+	ck_assert_int_eq(s->e2e_recent, 0);
+	ck_assert(s->throughput < 0);
+	ck_assert_uint_eq(s->nw, 3);
+
+	w = top_find(s, 977);
+	ck_assert_str_eq(w->pool, "old");
+	ck_assert_str_eq(w->state, "idle");
+	ck_assert_int_eq(w->jobs_done, 5);
+	ck_assert_int_eq(w->job, -1);
+	ck_assert_int_eq(w->job_age_ms, -1);
+	ck_assert_int_eq(w->rss_kb, -1);	/* absent */
+	ck_assert_int_eq(w->cpu_ms, -1);
+	ck_assert_int_eq(w->timeout_ms, -1);
+	w = top_find(s, 1001);
+	ck_assert_str_eq(w->pool, "new");
+	ck_assert_str_eq(w->state, "busy");
+	ck_assert_int_eq(w->job, 42);
+	ck_assert_int_eq(w->job_age_ms, 5000);
+	ck_assert_int_eq(w->rss_kb, 20480);
+	ck_assert_int_eq(w->cpu_ms, 1500);
+	ck_assert_int_eq(w->timeout_ms, 10000);
+
+	top_sort(s, TOP_SORT_RSS);
+	ck_assert_int_eq(s->w[0].pid, 1001);
+	ck_assert_int_eq(s->w[2].pid, 977);	/* no RSS: last */
+	top_sort(s, TOP_SORT_JOBS);
+	ck_assert_int_eq(s->w[0].pid, 1002);
+	top_sort(s, TOP_SORT_AGE);
+	ck_assert_int_eq(s->w[0].pid, 1001);
+	top_sort(s, TOP_SORT_PID);
+	ck_assert_int_eq(s->w[0].pid, 977);
+	ck_assert_int_eq(s->w[2].pid, 1002);
+	ck_assert_str_eq(top_sort_name(TOP_SORT_AGE), "age");
+	top_snap_free(s);
+	top_snap_free(NULL);
+}
+END_TEST
+
+START_TEST(test_top_parse_bad)
+{
+	static const char *const bad[] = {
+		"", " ", "{", "}", "[1,2]", "{\"pools\":{}}", "{\"pools\":[}",
+		"{\"pools\":[],}", "{\"pools\":[] x}", "{\"pools\":[]}}",
+		"{pools:[]}", "{\"pools\" []}", "{\"a\":01,\"pools\":[]}",
+		"{\"a\":1.,\"pools\":[]}", "{\"a\":-,\"pools\":[]}",
+		"{\"a\":1e,\"pools\":[]}", "{\"a\":tru,\"pools\":[]}",
+		"{\"a\":\"\\x\",\"pools\":[]}", "{\"a\":\"\\u12\",\"pools\":[]}",
+		"{\"a\":\"\\ud800\",\"pools\":[]}", "{\"a\":\"\\u0000\"}",
+		"{\"a\":\"tab\there\",\"pools\":[]}", "{\"a\":\"open",
+		"{\"a\":\"\\",
+	};
+	struct top_snap	*s;
+	char		 err[256], deep[400];
+	size_t		 i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		err[0] = '\0';
+		s = top_snap_parse(bad[i], err, sizeof err);
+		ck_assert_msg(s == NULL, "case %zu parsed: %s", i, bad[i]);
+		ck_assert_msg(err[0] != '\0', "case %zu: no reason", i);
+	}
+	/* Nesting is bounded: no stack to overflow. */
+	memset(deep, '[', sizeof deep - 1);
+	deep[sizeof deep - 1] = '\0';
+	ck_assert_ptr_null(top_snap_parse(deep, err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "deep"));
+	/* The least that is the stats. */
+	s = top_snap_parse(" {\"pools\":[]}\n", err, sizeof err);
+	ck_assert_msg(s != NULL, "%s", err);
+	ck_assert_uint_eq(s->nw, 0);
+	ck_assert_int_eq(s->pid, -1);
+	top_snap_free(s);
+}
+END_TEST
+
+static char *
+top_screen(const struct top_snap *s, const struct top_view *v)
+{
+	char	*buf = NULL;
+	size_t	 len = 0;
+	FILE	*f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	top_render(f, s, v);
+	ck_assert_int_eq(fclose(f), 0);
+	return buf;
+}
+
+START_TEST(test_top_render)
+{
+	struct top_snap	*a, *b;
+	struct top_view	 v = { TOP_SORT_PID, 0, 0, 0 };
+	char		 err[256], *txt, *line;
+	const char	*p;
+	size_t		 n;
+
+	a = top_snap_parse(top_json, err, sizeof err);
+	b = top_snap_parse(top_json, err, sizeof err);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	/* 2 s later, 20 more jobs succeeded: 10 a second. */
+	a->at_ms = 1000;
+	b->at_ms = 3000;
+	b->succeeded += 20;
+	top_snap_rate(b, a);
+	ck_assert(b->throughput > 9.999 && b->throughput < 10.001);
+	top_snap_rate(a, b);		/* backwards in time: none */
+	ck_assert(a->throughput < 0);
+
+	/* Plain: no escape codes, no bars; "-" for what is missing. */
+	txt = top_screen(b, &v);
+	ck_assert_msg(strchr(txt, '\033') == NULL, "escape in: %s", txt);
+	ck_assert_msg(strstr(txt, "\u2588") == NULL, "bar in: %s", txt);
+	ck_assert_ptr_nonnull(strstr(txt, "pid 412"));
+	ck_assert_ptr_nonnull(strstr(txt, "queue 7"));
+	ck_assert_ptr_nonnull(strstr(txt, "throughput 10.0/s"));
+	ck_assert_ptr_nonnull(strstr(txt, "e2e p99 2.5 ms"));
+	ck_assert_ptr_nonnull(strstr(txt, "restarts 3"));
+	ck_assert_ptr_nonnull(strstr(txt, "POOL"));
+	ck_assert_ptr_nonnull((line = strstr(txt, "old ")));
+	ck_assert_ptr_nonnull(strstr(line, "977"));
+	ck_assert_ptr_nonnull(strstr(txt, "20.0M"));
+	ck_assert_ptr_nonnull(strstr(txt, "5.0s"));
+	for (n = 0, p = txt; (p = strchr(p, '\n')) != NULL; p++)
+		n++;
+	ck_assert_uint_eq(n, 5);	/* header, titles, 3 workers */
+	free(txt);
+
+	/* A terminal: the keys, reverse titles, a bar for the busy one
+	 * (half of the pool's 10 s timeout: 10 of 20 cells). */
+	v.tty = 1;
+	v.cols = 68 + 1 + 20;
+	v.rows = 40;
+	txt = top_screen(b, &v);
+	ck_assert_ptr_nonnull(strstr(txt, "sort: pid"));
+	ck_assert_ptr_nonnull(strstr(txt, "\033[7m"));
+	ck_assert_ptr_nonnull(strstr(txt, "\033[K"));
+	ck_assert_ptr_nonnull((p = strstr(txt, " \u2588")));
+	ck_assert_ptr_nonnull(strstr(p, "\u2588\u2588\u2588\u2588\u2588"
+	    "\u2588\u2588\u2588\u2588\u2588\033[K"));
+	ck_assert_ptr_null(strstr(p, "\u2588\u2588\u2588\u2588\u2588"
+	    "\u2588\u2588\u2588\u2588\u2588\u2588"));
+	free(txt);
+
+	/* A small screen: the workers that fit, and how many do not. */
+	v.rows = 6;
+	v.sort = TOP_SORT_AGE;
+	txt = top_screen(b, &v);
+	ck_assert_ptr_nonnull(strstr(txt, "sort: age"));
+	ck_assert_ptr_nonnull(strstr(txt, "... 1 more"));
+	free(txt);
+	top_snap_free(a);
+	top_snap_free(b);
+}
+END_TEST
+
+/*
+ * --- observing a real commisd: stats --watch, top, events, --stats ---
+ *
+ * Written against the issue 8 spec (protocol v4 and the stats schema of
+ * docs/operations.md) while commisd's side was being written.
+ */
+
+START_TEST(test_observe_stats_watch)
+{
+	const char *const	 text[] = { "stats", "--watch", "1", "--count",
+	    "2", NULL };
+	const char *const	 json[] = { "stats", "--json", "--watch", "0.2",
+	    "--count", "3", NULL };
+	struct top_snap		*snap;
+	struct cli_buf		 out, err;
+	uint64_t		 t0 = test_now_ms();
+	char			*sep, *p, *next, why[256];
+	size_t			 n = 0;
+
+	ck_assert_int_eq(run_d(text, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_uint_ge(test_now_ms() - t0, 900);
+	ck_assert_msg(strchr(out.p, '\033') == NULL, "escape codes in a pipe");
+	/* Two snapshots, one "--- TIME" line between them. */
+	ck_assert_msg(strncmp(out.p, "--- ", 4) != 0, "%s", out.p);
+	ck_assert_uint_eq(bench_count_str(out.p, "\n--- "), 1);
+	sep = strstr(out.p, "\n--- ");
+	*sep = '\0';
+	ck_assert_has(out, "clipool");
+	ck_assert_ptr_nonnull(strstr(sep + 1, "clipool"));
+	ck_assert_ptr_nonnull(strchr(sep + 1, 'T'));	/* ISO 8601 */
+	buf_free(&out);
+	buf_free(&err);
+
+	/* JSON: each snapshot the whole schema, one object a snapshot. */
+	ck_assert_int_eq(run_d(json, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_uint_eq(bench_count_str(out.p, "\n--- "), 2);
+	for (p = out.p; p != NULL; p = next) {
+		if ((next = strstr(p, "\n--- ")) != NULL) {
+			next[1] = '\0';
+			next = strchr(next + 2, '\n');
+			ck_assert_ptr_nonnull(next);
+			next++;
+		}
+		snap = top_snap_parse(p, why, sizeof why);
+		ck_assert_msg(snap != NULL, "%s: %s", why, p);
+		ck_assert_uint_eq(snap->npools, 1);
+		top_snap_free(snap);
+		n++;
+	}
+	ck_assert_uint_eq(n, 3);
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_observe_top_plain)
+{
+	const char *const	 argv[] = { "top", "--count", "2", "--interval",
+	    "200", NULL };
+	struct cli_buf		 out, err;
+	commis_client		*cl;
+	struct wstat		 ws;
+	char			 pid[32];
+	int			 i;
+
+	ck_assert_int_eq(commis_connect(cli_d.sock, &cl), COMMIS_OK);
+	wait_ready(cl, 2);
+	wstats(cl, &ws);
+	commis_close(cl);
+	ck_assert_int_eq(ws.n, 2);
+
+	ck_assert_msg(run_d(argv, NULL, &out, &err) == EXIT_CLI_OK, "%s",
+	    err.p);
+	ck_assert_msg(strchr(out.p, '\033') == NULL, "escape codes: %s",
+	    out.p);
+	ck_assert_has(out, "clipool");
+	ck_assert_has(out, "POOL");
+	ck_assert_has(out, "queue ");
+	ck_assert_has(out, "throughput ");
+	ck_assert_has(out, "e2e p99 ");
+	ck_assert_has(out, "restarts ");
+	for (i = 0; i < ws.n; i++) {
+		snprintf(pid, sizeof pid, " %ld ", ws.pid[i]);
+		ck_assert_has(out, pid);
+	}
+	ck_assert_uint_eq(bench_count_str(out.p, "commisd "), 2);	/* refreshes */
+	ck_assert_str_eq(err.p, "");
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+/* An event line: one JSON object with a "type" of the documented ones. */
+static void
+check_event(const char *line)
+{
+	static const char *const types[] = { "accepted", "started",
+	    "finished", "worker_started", "worker_exited", "pool_failed",
+	    "reload" };
+	char	 want[64];
+	size_t	 i;
+
+	bench_json_ok(line);
+	for (i = 0; i < sizeof types / sizeof types[0]; i++) {
+		snprintf(want, sizeof want, "\"type\":\"%s\"", types[i]);
+		if (strstr(line, want) != NULL)
+			return;
+	}
+	ck_abort_msg("no known \"type\" in %s", line);
+}
+
+START_TEST(test_observe_events)
+{
+	struct cli_buf		 out, err;
+	struct pollfd		 pfd[2];
+	struct commis_result	 r;
+	commis_client		*cl;
+	const char		*argv[] = { "-s", cli_d.sock, "events",
+	    "--count", "2", NULL };
+	uint64_t		 deadline = test_now_ms() + 20000;
+	int			 pout[2], perr[2], st, open_fds = 2, nul;
+	char			*line, *save;
+	size_t			 n = 0;
+	pid_t			 pid;
+
+	memset(&out, 0, sizeof out);
+	memset(&err, 0, sizeof err);
+	ck_assert_int_eq(commis_connect(cli_d.sock, &cl), COMMIS_OK);
+	ck_assert_int_eq(pipe2(pout, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(perr, O_CLOEXEC), 0);
+	nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(nul, 0);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0)
+		run_child(argv, NULL, nul, pout[1], perr[1]);
+	close(nul);
+	close(pout[1]);
+	close(perr[1]);
+	pfd[0].fd = pout[0];
+	pfd[1].fd = perr[0];
+	pfd[0].events = pfd[1].events = POLLIN;
+	/* Jobs until the subscriber has seen two events (it may subscribe
+	 * after the first ones). */
+	while (open_fds > 0) {
+		ck_assert_msg(test_now_ms() < deadline, "events: only \"%s\"",
+		    out.p ? out.p : "");
+		if (pfd[0].fd != -1) {
+			ck_assert_int_eq(submit(cl, "echo", "ev", NULL, &r),
+			    COMMIS_OK);
+			commis_result_free(&r);
+		}
+		if (poll(pfd, 2, 100) <= 0)
+			continue;
+		if (pfd[0].revents && !buf_read(pfd[0].fd, &out)) {
+			pfd[0].fd = -1;
+			open_fds--;
+		}
+		if (pfd[1].revents && !buf_read(pfd[1].fd, &err)) {
+			pfd[1].fd = -1;
+			open_fds--;
+		}
+	}
+	close(pout[0]);
+	close(perr[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == EXIT_CLI_OK,
+	    "status %#x: %s", st, err.p ? err.p : "");
+	ck_assert_ptr_nonnull(out.p);
+	ck_assert_int_eq(out.p[out.len - 1], '\n');
+	for (line = strtok_r(out.p, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		check_event(line);
+		n++;
+	}
+	ck_assert_uint_eq(n, 2);
+	commis_close(cl);
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_observe_submit_stats)
+{
+	const char *const	 ok[] = { "submit", "echo", "--data", "x",
+	    "--stats", NULL };
+	const char *const	 plain[] = { "submit", "echo", "--data", "x",
+	    NULL };
+	const char *const	 failed[] = { "submit", "fault", "--data",
+	    "no-such-fault", "--stats", NULL };
+	struct cli_buf		 out, err;
+
+	ck_assert_int_eq(run_d(ok, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_str_eq(out.p, "x");
+	ck_assert_has(err, "queue ");
+	ck_assert_has(err, "run ");
+	ck_assert_has(err, "cpu ");
+	ck_assert_has(err, " ms, ");
+	ck_assert_has(err, "maxrss ");
+	ck_assert_has(err, " KiB\n");
+	buf_free(&out);
+	buf_free(&err);
+
+	/* Without --stats a job that succeeded says nothing more. */
+	ck_assert_int_eq(run_d(plain, NULL, &out, &err), EXIT_CLI_OK);
+	ck_assert_str_eq(err.p, "");
+	buf_free(&out);
+	buf_free(&err);
+
+	/* After the failure's own line. */
+	ck_assert_int_eq(run_d(failed, NULL, &out, &err), EXIT_CLI_FAILED);
+	ck_assert_has(err, "failed");
+	ck_assert_ptr_nonnull(strstr(strstr(err.p, "failed"), "queue "));
+	buf_free(&out);
+	buf_free(&err);
+}
+END_TEST
+
+/* A terminal: commis top on a pty, driven by keys and signals. */
+struct pty_run {
+	int		 master;
+	int		 slave;		/* ours: the pty outlives commis */
+	pid_t		 pid;
+	struct cli_buf	 out;
+};
+
+static void
+pty_start(struct pty_run *t, const char *const *args)
+{
+	struct winsize	 ws = { .ws_row = 30, .ws_col = 100 };
+	const char	*argv[16];
+	char		*name;
+	int		 fd;
+	size_t		 i;
+
+	memset(t, 0, sizeof t[0]);
+	t->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	ck_assert_int_ge(t->master, 0);
+	ck_assert_int_eq(grantpt(t->master), 0);
+	ck_assert_int_eq(unlockpt(t->master), 0);
+	ck_assert_ptr_nonnull((name = ptsname(t->master)));
+	t->slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	ck_assert_int_ge(t->slave, 0);
+	ck_assert_int_eq(ioctl(t->master, TIOCSWINSZ, &ws), 0);
+	argv[0] = "-s";
+	argv[1] = cli_d.sock;
+	for (i = 0; args[i] != NULL && i + 3 < 16; i++)
+		argv[i + 2] = args[i];
+	argv[i + 2] = NULL;
+	t->pid = fork();
+	ck_assert_int_ne(t->pid, -1);
+	if (t->pid == 0) {
+		/* A session of its own, with the pty as its terminal. */
+		if (setsid() == -1 || (fd = open(name, O_RDWR)) == -1)
+			_exit(127);
+		run_child(argv, NULL, fd, fd, fd);
+	}
+}
+
+/* Reads what commis drew until want shows up (NULL: until it exits);
+ * returns its exit status then, else 0. */
+static int
+pty_until(struct pty_run *t, const char *want)
+{
+	struct pollfd	pfd = { .fd = t->master, .events = POLLIN };
+	uint64_t	deadline = test_now_ms() + 10000;
+	int		st;
+	size_t		from = t->out.len;
+
+	for (;;) {
+		if (want != NULL && t->out.p != NULL &&
+		    strstr(t->out.p + from, want) != NULL)
+			return 0;
+		ck_assert_msg(test_now_ms() < deadline, "no \"%s\" in \"%s\"",
+		    want ? want : "exit", t->out.p ? t->out.p : "");
+		if (poll(&pfd, 1, 50) > 0)
+			buf_read(t->master, &t->out);
+		else if (want == NULL &&
+		    waitpid(t->pid, &st, WNOHANG) == t->pid)
+			return st;
+	}
+}
+
+static void
+pty_finish(struct pty_run *t, int st)
+{
+	struct termios	tio;
+
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == EXIT_CLI_OK,
+	    "status %#x: %s", st, t->out.p);
+	/* The terminal is as it was: cooked, echoing, main screen. */
+	ck_assert_int_eq(tcgetattr(t->slave, &tio), 0);
+	ck_assert(tio.c_lflag & ICANON);
+	ck_assert(tio.c_lflag & ECHO);
+	ck_assert_has(t->out, "\033[?1049h");
+	ck_assert_has(t->out, "\033[?25h\033[?1049l");
+	close(t->master);
+	close(t->slave);
+	buf_free(&t->out);
+}
+
+START_TEST(test_observe_top_tty)
+{
+	const char *const	 top[] = { "top", "--interval", "100", NULL };
+	struct pty_run		 t;
+	struct termios		 tio;
+
+	/* s cycles the sort, q quits. */
+	pty_start(&t, top);
+	pty_until(&t, "sort: pid");
+	ck_assert_has(t.out, "clipool");
+	ck_assert_has(t.out, "\033[H");
+	ck_assert_int_eq(tcgetattr(t.slave, &tio), 0);
+	ck_assert(!(tio.c_lflag & (ICANON | ECHO)));	/* raw meanwhile */
+	ck_assert_int_eq(write(t.master, "s", 1), 1);
+	pty_until(&t, "sort: age");
+	ck_assert_int_eq(write(t.master, "s", 1), 1);
+	pty_until(&t, "sort: rss");
+	ck_assert_int_eq(write(t.master, "q", 1), 1);
+	pty_finish(&t, pty_until(&t, NULL));
+
+	/* Ctrl-C, from the terminal. */
+	pty_start(&t, top);
+	pty_until(&t, "sort: pid");
+	ck_assert_int_eq(write(t.master, "\003", 1), 1);
+	pty_finish(&t, pty_until(&t, NULL));
+
+	/* SIGTERM. */
+	pty_start(&t, top);
+	pty_until(&t, "sort: pid");
+	ck_assert_int_eq(kill(t.pid, SIGTERM), 0);
+	pty_finish(&t, pty_until(&t, NULL));
+}
+END_TEST
+
 Suite *
 cli_suite(void)
 {
@@ -1491,6 +2103,22 @@ cli_suite(void)
 	tcase_add_test(tc, test_v3_file_echo);
 	tcase_add_test(tc, test_v3_stdin);
 	tcase_add_test(tc, test_v3_segment_above);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("top-local");
+	tcase_add_test(tc, test_top_parse);
+	tcase_add_test(tc, test_top_parse_bad);
+	tcase_add_test(tc, test_top_render);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("observe");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, cli_setup, cli_teardown);
+	tcase_add_test(tc, test_observe_stats_watch);
+	tcase_add_test(tc, test_observe_top_plain);
+	tcase_add_test(tc, test_observe_events);
+	tcase_add_test(tc, test_observe_submit_stats);
+	tcase_add_test(tc, test_observe_top_tty);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bench");

@@ -157,6 +157,24 @@ srv_send(struct srv *s, uint8_t type, uint64_t id, const struct mbuf *m)
 	    m ? m->len : 0, NULL, 0, -1) == 0);
 }
 
+/*
+ * The figures of protocol v4 that end a RESULT, made from its job id so
+ * that a test can tell them apart: queue_us, run_us, cpu_us, maxrss_kb.
+ */
+#define T_QUEUE(job)	((job) * 10 + 1)
+#define T_RUN(job)	((job) * 10 + 2)
+#define T_CPU(job)	((job) * 10 + 3)
+#define T_RSS(job)	((job) * 10 + 4)
+
+static void
+srv_times(struct mbuf *m, uint64_t job)
+{
+	mbuf_u64(m, T_QUEUE(job));
+	mbuf_u64(m, T_RUN(job));
+	mbuf_u64(m, T_CPU(job));
+	mbuf_u64(m, T_RSS(job));
+}
+
 static void
 srv_result(struct srv *s, uint64_t id, uint64_t job, int status,
     unsigned attempts, const char *cause, const void *out, size_t len)
@@ -168,9 +186,19 @@ srv_result(struct srv *s, uint64_t id, uint64_t job, int status,
 	mbuf_u8(&m, (uint8_t)status);
 	mbuf_u16(&m, (uint16_t)attempts);
 	mbuf_str(&m, cause);
+	srv_times(&m, job);
 	mbuf_bytes(&m, out, len);
 	srv_send(s, COMMIS_MSG_RESULT, id, &m);
 	mbuf_free(&m);
+}
+
+static void
+check_times(const struct commis_result *r)
+{
+	ck_assert_uint_eq(r->queue_us, T_QUEUE(r->job_id));
+	ck_assert_uint_eq(r->run_us, T_RUN(r->job_id));
+	ck_assert_uint_eq(r->cpu_us, T_CPU(r->job_id));
+	ck_assert_uint_eq(r->maxrss_kb, T_RSS(r->job_id));
 }
 
 static void
@@ -335,6 +363,10 @@ START_TEST(test_submit_wait_ok)
 	ck_assert_uint_eq(r.attempts, 1);
 	ck_assert_str_eq(r.cause, "");
 	check_output(&r, "hello");
+	ck_assert_uint_eq(r.queue_us, 421);
+	ck_assert_uint_eq(r.run_us, 422);
+	ck_assert_uint_eq(r.cpu_us, 423);
+	ck_assert_uint_eq(r.maxrss_kb, 424);
 	commis_result_free(&r);
 	ck_assert_ptr_null(r.output);
 
@@ -343,6 +375,7 @@ START_TEST(test_submit_wait_ok)
 	ck_assert_uint_eq(r.request_id, 2);
 	ck_assert_ptr_null(r.output);
 	ck_assert_uint_eq(r.output_len, 0);
+	check_times(&r);
 	ck_assert_uint_eq(commis_pending(c), 0);
 	commis_close(c);
 	fake_finish(&fk);
@@ -465,6 +498,7 @@ START_TEST(test_out_of_order)
 	ck_assert_uint_eq(r.request_id, id[2]);
 	ck_assert_uint_eq(r.job_id, id[2] + 100);
 	check_output(&r, "c");
+	check_times(&r);	/* queued results keep them too */
 	commis_result_free(&r);
 	ck_assert_uint_eq(commis_pending(c), 2);
 
@@ -789,11 +823,13 @@ START_TEST(test_wait)
 	ck_assert_uint_eq(r.attempts, 2);
 	ck_assert_str_eq(r.cause, "bad input");
 	check_output(&r, "out");
+	check_times(&r);
 	commis_result_free(&r);
 
 	/* The wait ran out, not the job. */
 	ck_assert_int_eq(commis_wait(c, 41, 250, &r), COMMIS_ERR_REJECTED);
 	ck_assert_int_eq(r.error, COMMIS_E_TIMEOUT);
+	ck_assert_uint_eq(r.queue_us + r.run_us + r.cpu_us + r.maxrss_kb, 0);
 	ck_assert_str_eq(r.cause, "job 41 still running");
 	ck_assert_int_eq(commis_client_errcode(c), COMMIS_E_TIMEOUT);
 	ck_assert_ptr_nonnull(strstr(commis_client_error(c),
@@ -1068,8 +1104,30 @@ script_bad_payload(struct srv *s)
 	mbuf_u8(&m, COMMIS_ST_SUCCEEDED);
 	mbuf_u16(&m, 1);
 	mbuf_str(&m, "");
+	srv_times(&m, 1);
 	mbuf_bytes(&m, "x", 1);
 	mbuf_u8(&m, 0);		/* one byte too many */
+	srv_send(s, COMMIS_MSG_RESULT, id, &m);
+	mbuf_free(&m);
+	srv_wait_eof(s);
+}
+
+/* A version 3 RESULT: without the four u64 figures of version 4. */
+static void
+script_v3_result(struct srv *s)
+{
+	struct mbuf	m;
+	uint64_t	id = srv_submit(s);
+
+	mbuf_init(&m);
+	mbuf_u64(&m, 1);
+	mbuf_u8(&m, COMMIS_ST_SUCCEEDED);
+	mbuf_u16(&m, 1);
+	mbuf_str(&m, "");
+	mbuf_bytes(&m, "x", 1);
+	mbuf_u64(&m, 5);	/* three of the four */
+	mbuf_u64(&m, 6);
+	mbuf_u64(&m, 7);
 	srv_send(s, COMMIS_MSG_RESULT, id, &m);
 	mbuf_free(&m);
 	srv_wait_eof(s);
@@ -1100,6 +1158,16 @@ START_TEST(test_bad_payload)
 	c = fake_connect(&fk, script_bad_status);
 	ck_assert_int_eq(commis_submit_wait(c, "x", NULL, 0, NULL, &r),
 	    COMMIS_ERR_PROTO);
+	commis_close(c);
+	fake_finish(&fk);
+
+	/* Short: the figures are not left half-filled. */
+	c = fake_connect(&fk, script_v3_result);
+	ck_assert_int_eq(commis_submit_wait(c, "x", NULL, 0, NULL, &r),
+	    COMMIS_ERR_PROTO);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c), "malformed"));
+	ck_assert_uint_eq(r.queue_us + r.run_us + r.cpu_us + r.maxrss_kb, 0);
+	ck_assert_ptr_null(r.output);
 	commis_close(c);
 	fake_finish(&fk);
 }
@@ -1324,6 +1392,14 @@ START_TEST(test_invalid_args)
 	    COMMIS_ERR_INVAL);
 	ck_assert_int_eq(commis_stats(c, 9, &text), COMMIS_ERR_INVAL);
 	ck_assert_ptr_null(text);
+	/* Events: not subscribed yet, and the arguments checked. */
+	text = (char *)"x";
+	ck_assert_int_eq(commis_next_event(c, 0, &text), COMMIS_ERR_INVAL);
+	ck_assert_ptr_null(text);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c), "subscribed"));
+	ck_assert_int_eq(commis_next_event(c, 0, NULL), COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_next_event(NULL, 0, &text), COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_events(NULL), COMMIS_ERR_INVAL);
 	/* The segment calls check the same way before sending. */
 	ck_assert_int_eq(commis_submit_copy(c, name, "x", 1, NULL, &r),
 	    COMMIS_ERR_INVAL);
@@ -1505,6 +1581,7 @@ srv_result_fd(struct srv *s, uint64_t id, int fd, const char *inline_out)
 	mbuf_u8(&m, COMMIS_ST_SUCCEEDED);
 	mbuf_u16(&m, 1);
 	mbuf_str(&m, "");
+	srv_times(&m, id + 100);
 	mbuf_str(&m, inline_out);
 	SRV_CHECK(m.err == 0);
 	SRV_CHECK(frame_send(s->fd, COMMIS_MSG_RESULT, 0, id, m.data, m.len,
@@ -1545,6 +1622,7 @@ START_TEST(test_result_segment)
 	ck_assert_int_ge(r.output_fd, 0);
 	ck_assert_uint_eq(r.output_len, SEG_LEN);
 	ck_assert(is_pattern(r.output, r.output_len));
+	check_times(&r);
 	ck_assert_int_eq(fcntl(r.output_fd, F_GET_SEALS), COMMIS_SEALS_INPUT);
 	ck_assert_int_eq(count_fds(), base + 1);
 	commis_result_free(&r);
@@ -1984,6 +2062,205 @@ START_TEST(test_submit_inplace)
 }
 END_TEST
 
+/* --- events --- */
+
+static const char *const ev_json[] = {
+	"{\"type\":\"accepted\",\"job\":1,\"pool\":\"p\"}",
+	"{\"type\":\"started\",\"job\":1,\"pid\":77}",
+	"{\"type\":\"finished\",\"job\":1,\"status\":\"succeeded\"}",
+};
+
+/* EVENTS (empty), its OK, then the events under its request id. */
+static uint64_t
+srv_events(struct srv *s)
+{
+	struct frame	f;
+
+	srv_expect(s, &f, COMMIS_MSG_EVENTS);
+	SRV_CHECK(f.hdr.len == 0 && f.fd == -1);
+	srv_text(s, COMMIS_MSG_OK, f.hdr.id, "subscribed");
+	return f.hdr.id;
+}
+
+static void
+script_events(struct srv *s)
+{
+	uint64_t	id = srv_events(s);
+	size_t		i;
+
+	for (i = 0; i < 3; i++)
+		srv_text(s, COMMIS_MSG_EVENT, id, ev_json[i]);
+	/* Nothing more until the client hangs up; nothing else from it. */
+	srv_wait_eof(s);
+}
+
+START_TEST(test_events)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_events);
+	char			*json, *text;
+	uint64_t		 t0;
+	size_t			 i;
+
+	ck_assert_int_eq(commis_events(c), COMMIS_OK);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(commis_next_event(c, 5000, &json), COMMIS_OK);
+		ck_assert_ptr_nonnull(json);
+		ck_assert_str_eq(json, ev_json[i]);
+		free(json);
+	}
+	/* The time runs out: 0, and no event. */
+	t0 = test_now_ms();
+	json = (char *)"x";
+	ck_assert_int_eq(commis_next_event(c, 100, &json), COMMIS_OK);
+	ck_assert_ptr_null(json);
+	ck_assert_uint_ge(test_now_ms() - t0, 90);
+	ck_assert_int_eq(commis_next_event(c, 0, &json), COMMIS_OK);
+	ck_assert_ptr_null(json);
+	/* The stream takes no requests, and holds no results. */
+	ck_assert_int_eq(commis_ping(c, NULL), COMMIS_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c), "event stream"));
+	ck_assert_int_eq(commis_stats(c, COMMIS_STATS_JSON, &text),
+	    COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_submit_async(c, "x", NULL, 0, NULL, NULL),
+	    COMMIS_ERR_INVAL);
+	ck_assert_int_eq(commis_poll_result(c, &r), 0);
+	ck_assert_int_eq(commis_events(c), COMMIS_ERR_INVAL);
+	ck_assert_uint_eq(commis_pending(c), 0);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+static void
+script_events_refused(struct srv *s)
+{
+	struct frame	f;
+
+	srv_expect(s, &f, COMMIS_MSG_EVENTS);
+	srv_error(s, f.hdr.id, COMMIS_E_DENIED, "events need the read role");
+	/* The connection stays a normal one. */
+	srv_expect(s, &f, COMMIS_MSG_PING);
+	srv_send(s, COMMIS_MSG_PONG, f.hdr.id, NULL);
+	srv_wait_eof(s);
+}
+
+START_TEST(test_events_refused)
+{
+	struct fake	 fk;
+	commis_client	*c = fake_connect(&fk, script_events_refused);
+	char		*json;
+
+	ck_assert_int_eq(commis_events(c), COMMIS_ERR_REJECTED);
+	ck_assert_int_eq(commis_client_errcode(c), COMMIS_E_DENIED);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c), "read role"));
+	ck_assert_int_eq(commis_next_event(c, 0, &json), COMMIS_ERR_INVAL);
+	ck_assert_ptr_null(json);
+	ck_assert_int_eq(commis_ping(c, NULL), COMMIS_OK);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+/* An async result outstanding: refused until it is collected. */
+static void
+script_events_pending(struct srv *s)
+{
+	uint64_t	id = srv_submit(s);
+
+	srv_output(s, id, "r");
+	id = srv_events(s);
+	srv_text(s, COMMIS_MSG_EVENT, id, ev_json[0]);
+	srv_wait_eof(s);
+}
+
+START_TEST(test_events_pending)
+{
+	struct fake		 fk;
+	struct commis_result	 r;
+	commis_client		*c = fake_connect(&fk, script_events_pending);
+	char			*json;
+
+	ck_assert_int_eq(commis_submit_async(c, "echo", NULL, 0, NULL, NULL),
+	    COMMIS_OK);
+	ck_assert_int_eq(commis_events(c), COMMIS_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(commis_client_error(c), "pending"));
+	ck_assert_int_eq(commis_wait_result(c, 5000, &r), COMMIS_OK);
+	check_output(&r, "r");
+	commis_result_free(&r);
+	ck_assert_int_eq(commis_events(c), COMMIS_OK);
+	ck_assert_int_eq(commis_next_event(c, -1, &json), COMMIS_OK);
+	ck_assert_str_eq(json, ev_json[0]);
+	free(json);
+	commis_close(c);
+	fake_finish(&fk);
+}
+END_TEST
+
+/* Which way script_events_end ends the stream (set before the fork). */
+static int	ev_end_kind;
+
+static void
+script_events_end(struct srv *s)
+{
+	struct mbuf	m;
+	uint64_t	id = srv_events(s);
+
+	srv_text(s, COMMIS_MSG_EVENT, id, ev_json[0]);
+	switch (ev_end_kind) {
+	case 0:			/* commisd stops */
+		close(s->fd);
+		return;
+	case 1:			/* an ERROR on the subscription */
+		srv_error(s, id, COMMIS_E_SHUTDOWN, "shutting down");
+		break;
+	case 2:			/* a NUL inside the JSON */
+		mbuf_init(&m);
+		mbuf_bytes(&m, "{\"type\":\0\"x\"}", 13);
+		srv_send(s, COMMIS_MSG_EVENT, id, &m);
+		mbuf_free(&m);
+		break;
+	case 3:			/* bytes after the json field */
+		mbuf_init(&m);
+		mbuf_str(&m, "{}");
+		mbuf_u8(&m, 0);
+		srv_send(s, COMMIS_MSG_EVENT, id, &m);
+		mbuf_free(&m);
+		break;
+	}
+	srv_wait_eof(s);
+}
+
+START_TEST(test_events_end)
+{
+	static const int	 want[] = { COMMIS_ERR_IO, COMMIS_ERR_REJECTED,
+	    COMMIS_ERR_PROTO, COMMIS_ERR_PROTO };
+	struct fake		 fk;
+	commis_client		*c;
+	char			*json;
+
+	for (ev_end_kind = 0; ev_end_kind < 4; ev_end_kind++) {
+		c = fake_connect(&fk, script_events_end);
+		ck_assert_int_eq(commis_events(c), COMMIS_OK);
+		ck_assert_int_eq(commis_next_event(c, 5000, &json), COMMIS_OK);
+		ck_assert_str_eq(json, ev_json[0]);
+		free(json);
+		ck_assert_int_eq(commis_next_event(c, 5000, &json),
+		    want[ev_end_kind]);
+		ck_assert_ptr_null(json);
+		if (ev_end_kind == 1)
+			ck_assert_int_eq(commis_client_errcode(c),
+			    COMMIS_E_SHUTDOWN);
+		/* Sticky: the stream is over. */
+		ck_assert_int_eq(commis_next_event(c, 0, &json),
+		    want[ev_end_kind]);
+		commis_close(c);
+		fake_finish(&fk);
+	}
+}
+END_TEST
+
 Suite *
 client_suite(void)
 {
@@ -2035,6 +2312,14 @@ client_suite(void)
 	tcase_add_test(tc, test_submit_fd_refused);
 	tcase_add_test(tc, test_submit_inplace);
 	tcase_add_test(tc, test_segpool);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("events");
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_events);
+	tcase_add_test(tc, test_events_refused);
+	tcase_add_test(tc, test_events_pending);
+	tcase_add_test(tc, test_events_end);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("local");

@@ -192,6 +192,8 @@ ht_parse_done(const struct mbuf *m, int fd, struct hdone *d)
 	mr_init(&r, m->data, m->len);
 	d->ok = mr_u8(&r);
 	mr_str(&r, d->err, sizeof d->err);
+	(void)mr_u64(&r);	/* cpu_us */
+	ck_assert_uint_gt(mr_u64(&r), 0);	/* maxrss_kb */
 	p = mr_bytes(&r, &n);
 	ck_assert_int_eq(mr_end(&r), 0);
 	mbuf_reset(&d->out);

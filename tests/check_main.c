@@ -24,6 +24,8 @@ static Suite *(*const suites[])(void) = {
 	cli_suite,
 	log_suite,
 	notify_suite,
+	hist_suite,
+	metrics_suite,
 };
 
 int

@@ -155,6 +155,8 @@ wt_done_fd(struct wt *t, uint64_t id, char *err, size_t errsz,
 	mr_init(&r, m.data, m.len);
 	ok = mr_u8(&r);
 	mr_str(&r, err, errsz);
+	(void)mr_u64(&r);	/* cpu_us */
+	ck_assert_uint_gt(mr_u64(&r), 0);	/* maxrss_kb */
 	p = mr_bytes(&r, &n);
 	ck_assert_int_eq(mr_end(&r), 0);
 	mbuf_reset(out);

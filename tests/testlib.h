@@ -26,6 +26,8 @@ Suite	*access_suite(void);
 Suite	*cli_suite(void);
 Suite	*log_suite(void);
 Suite	*notify_suite(void);
+Suite	*hist_suite(void);
+Suite	*metrics_suite(void);
 
 /* A fresh mkdtemp directory under $TMPDIR; the path is malloc'd. */
 char	*test_tmpdir(void);

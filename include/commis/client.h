@@ -65,6 +65,12 @@ struct commis_result {
 	char		 cause[COMMIS_TEXT_MAX];	/* why, when not succeeded */
 	uint8_t		*output;	/* result bytes (malloc'd), or NULL */
 	size_t		 output_len;
+	/* Of the last attempt (0 when the job never ran): time queued,
+	 * time running, CPU time used and the worker's peak RSS. */
+	uint64_t	 queue_us;
+	uint64_t	 run_us;
+	uint64_t	 cpu_us;
+	uint64_t	 maxrss_kb;
 };
 
 /* Connects to the socket at path (NULL: $COMMIS_SOCKET). */
@@ -165,6 +171,15 @@ void		 commis_seg_put(commis_segpool *, struct commis_seg *);
 int		 commis_submit_inplace(commis_client *, const char *handler,
 		    struct commis_seg *, const struct commis_submit_opts *,
 		    struct commis_result *out);
+
+/*
+ * Events: after commis_events() succeeds, the connection only delivers
+ * events; commis_next_event() returns each as a malloc'd JSON object
+ * (no newline), blocking up to timeout_ms (-1: no limit); 0 and *json
+ * NULL when the time ran out.
+ */
+int		 commis_events(commis_client *);
+int		 commis_next_event(commis_client *, int timeout_ms, char **json);
 
 /* Round trip of a PING, in nanoseconds. */
 int		 commis_ping(commis_client *, uint64_t *rtt_ns);

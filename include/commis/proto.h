@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define COMMIS_PROTO_VERSION	3
+#define COMMIS_PROTO_VERSION	4
 /* "CMIS" as the first four bytes on the wire (little-endian u32). */
 #define COMMIS_PROTO_MAGIC	0x53494d43u
 
@@ -53,7 +53,10 @@ enum commis_msg {
 	/* Supervisor -> client. */
 	COMMIS_MSG_PONG		= 5,	/* empty */
 	COMMIS_MSG_RESULT	= 6,	/* u64 job id, u8 status, u16 attempts,
-					   str cause, bytes output */
+					   str cause, u64 queue_us, u64 run_us,
+					   u64 cpu_us, u64 maxrss_kb (of the
+					   last attempt; 0 when it never ran),
+					   bytes output */
 	COMMIS_MSG_STATS_REPLY	= 7,	/* bytes text */
 	COMMIS_MSG_ACCEPTED	= 8,	/* u64 job id */
 	/* Client -> supervisor: jobs by id. */
@@ -68,12 +71,19 @@ enum commis_msg {
 	/* Operator commands as an argument vector (see docs/protocol.md). */
 	COMMIS_MSG_ADMIN	= 13,	/* u32 argc, argc x str */
 	COMMIS_MSG_OK		= 14,	/* S->C: bytes text */
+	COMMIS_MSG_EVENTS	= 15,	/* C->S: empty; subscribe: OK, then
+					   EVENT frames with this request id
+					   until the connection closes */
+	COMMIS_MSG_EVENT	= 16,	/* S->C: bytes json (one JSON object,
+					   no newline) */
 
 	/* Worker channel. */
 	COMMIS_MSG_READY	= 32,	/* W->S: u32 pid; handlers initialised */
 	COMMIS_MSG_JOB		= 33,	/* S->W: str handler, u32 flags
 					   (COMMIS_SUBMIT_INPLACE), bytes input */
-	COMMIS_MSG_DONE		= 34,	/* W->S: u8 ok, str error, bytes output */
+	COMMIS_MSG_DONE		= 34,	/* W->S: u8 ok, str error, u64 cpu_us
+					   (the job's thread), u64 maxrss_kb
+					   (the process), bytes output */
 	COMMIS_MSG_CANCEL	= 35,	/* S->W: empty; soft cancel of job id */
 	COMMIS_MSG_STARTED	= 36,	/* W->S: empty; job id began running */
 	COMMIS_MSG_REVOKE	= 37,	/* S->W: empty; give job id back if it
