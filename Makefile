@@ -75,7 +75,8 @@ $(BUILD)/commis: $(BUILD)/src/commis.o $(CLI_OBJS) $(BUILD)/src/config.o \
 $(BUILD)/check_commis: $(TEST_OBJS) $(SUP_OBJS) $(CLI_OBJS) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS) -ldl
 
-$(BUILD)/commis-bench: $(BUILD)/bench/bench.o $(BUILD)/libcommis.a
+$(BUILD)/commis-bench: $(BUILD)/bench/bench.o $(BUILD)/src/hist.o \
+	$(BUILD)/libcommis.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/testmod.so: tests/modules/testmod.c include/commis/handler.h

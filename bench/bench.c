@@ -33,8 +33,11 @@
 #include <unistd.h>
 
 #include "commis/client.h"
+#include "hist.h"
 
 #define BENCH_POOL		"bench"
+/* The same pool without latency histograms: their cost on the hot path. */
+#define BENCH_NOSTATS		"nostats"
 #define BENCH_SAMPLES		20000u	/* echo latency, -n */
 #define BENCH_WARMUP		1000u
 #define BENCH_FLOOR_TRIPS	20000u
@@ -64,6 +67,7 @@ struct bench_row {
 
 struct bench {
 	unsigned	 workers;
+	const char	*pool;		/* bench_batch's pool */
 	unsigned	 samples;
 	int		 quick;
 	const char	*json;
@@ -327,8 +331,10 @@ benchd_write_conf(struct bench *b)
 	 */
 	fprintf(f, "socket: %s\nlog_level: error\nmax_payload: %s\n"
 	    "segment_threshold: %s\npools:\n"
-	    "  - name: %s\n    workers: %u\n", b->sock, BENCH_MAX_PAYLOAD,
-	    BENCH_MAX_PAYLOAD, BENCH_POOL, b->workers);
+	    "  - name: %s\n    workers: %u\n"
+	    "  - name: " BENCH_NOSTATS "\n    workers: %u\n"
+	    "    latency_stats: false\n", b->sock, BENCH_MAX_PAYLOAD,
+	    BENCH_MAX_PAYLOAD, BENCH_POOL, b->workers, b->workers);
 	if (fclose(f) == EOF)
 		return bench_err(b, "%s: %s", b->conf, strerror(errno));
 	return 0;
@@ -597,7 +603,8 @@ static int
 bench_batch(struct bench *b, const char *handler, const char *data,
     unsigned total, unsigned depth, size_t outlen, uint64_t *ns)
 {
-	struct commis_submit_opts	o = { .pool = BENCH_POOL };
+	struct commis_submit_opts	o = { .pool = b->pool ? b->pool :
+					    BENCH_POOL };
 	unsigned			sent = 0, done = 0;
 	uint64_t			t0 = bench_now_ns();
 	size_t				len = strlen(data);
@@ -630,6 +637,74 @@ bench_throughput(struct bench *b, unsigned depth, const char *stat,
 		return -1;
 	bench_row(b, "echo throughput", stat, key, (double)n * 1e9 /
 	    (double)ns, "jobs/s");
+	return 0;
+}
+
+/*
+ * What the supervisor does per job for latency statistics (three
+ * histogram updates), timed in this process: ns per job, and as a share
+ * of one job's time at the given throughput. Unlike the A/B throughput
+ * figure, this one does not drown in scheduling noise.
+ */
+static void
+bench_hist_cost(struct bench *b, double jobs_s)
+{
+	enum { N = 2000000 };
+	struct histw	*h[3] = { histw_new(), histw_new(), histw_new() };
+	uint64_t	 t0, ns, now = bench_now_ns();
+	unsigned	 i;
+
+	if (h[0] == NULL || h[1] == NULL || h[2] == NULL)
+		goto out;
+	t0 = bench_now_ns();
+	for (i = 0; i < N; i++) {
+		histw_add(h[0], (i * 7919u) % 5000u, now + i * 500u);
+		histw_add(h[1], (i * 104729u) % 90000u, now + i * 500u);
+		histw_add(h[2], (i * 1299709u) % 95000u, now + i * 500u);
+	}
+	ns = bench_now_ns() - t0;
+	bench_row(b, "", "histograms", "stats_ns_per_job", (double)ns / N,
+	    "ns/job");
+	bench_row(b, "", "of a job", "stats_share_pct",
+	    100.0 * ((double)ns / N) / (1e9 / jobs_s), "%");
+out:
+	for (i = 0; i < 3; i++)
+		histw_free(h[i]);
+}
+
+/*
+ * The cost of latency statistics on the hot path: no-op throughput (64
+ * in flight) on a pool with them and one without, alternating, the
+ * median of five rounds each.
+ */
+static int
+bench_stats_cost(struct bench *b)
+{
+	enum { ROUNDS = 5 };
+	unsigned	n = bench_count(b, BENCH_TPUT_JOBS), i;
+	uint64_t	on[ROUNDS], off[ROUNDS], ns;
+	double		t_on, t_off;
+
+	for (i = 0; i < 2 * ROUNDS + 2; i++) {
+		b->pool = i % 2 ? BENCH_NOSTATS : BENCH_POOL;
+		if (bench_batch(b, "echo", "x", n, 64, 1, &ns) == -1) {
+			b->pool = NULL;
+			return -1;
+		}
+		if (i >= 2)		/* the first of each: warm-up */
+			(i % 2 ? off : on)[(i - 2) / 2] = ns;
+	}
+	b->pool = NULL;
+	qsort(on, ROUNDS, sizeof on[0], bench_cmp_u64);
+	qsort(off, ROUNDS, sizeof off[0], bench_cmp_u64);
+	t_on = (double)n * 1e9 / (double)on[ROUNDS / 2];
+	t_off = (double)n * 1e9 / (double)off[ROUNDS / 2];
+	bench_row(b, "stats cost, 64 in flight", "with stats",
+	    "stats_on_jobs_s", t_on, "jobs/s");
+	bench_row(b, "", "without", "stats_off_jobs_s", t_off, "jobs/s");
+	bench_row(b, "", "cost", "stats_cost_pct",
+	    100.0 * (t_off - t_on) / t_off, "%");
+	bench_hist_cost(b, t_on);
 	return 0;
 }
 
@@ -1074,7 +1149,8 @@ bench_daemon(struct bench *b)
 		return -1;
 	if (bench_echo(b) == -1 ||
 	    bench_throughput(b, 64, "64 in flight", "tput_64_jobs_s") == -1 ||
-	    bench_throughput(b, 256, "256 in flight", "tput_256_jobs_s") == -1)
+	    bench_throughput(b, 256, "256 in flight", "tput_256_jobs_s") == -1 ||
+	    bench_stats_cost(b) == -1)
 		return -1;
 	if (bench_large(b, 1u << 20, "echo round trip, 1 MiB",
 	    "echo_1m_p50_ms") == -1 ||

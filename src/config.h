@@ -58,6 +58,7 @@ struct pool_config {
 	/* Worker confinement: drop to user/group when commisd is root; a
 	 * limit of 0 leaves the inherited one. */
 	uint32_t	 slow_job_ms;		/* log jobs running longer */
+	int		 latency_stats;		/* keep latency histograms */
 	char		 user[64];
 	char		 group[64];
 	uint64_t	 rlimit_as;

@@ -325,6 +325,11 @@ const struct config_key config_pool_keys[] = {
 	  POOL(restart_period_ms), .min = 100, .max = 86400000,
 	  .def = "60000",
 	  .help = "The window of `restart_intensity`, in milliseconds." },
+	{ .name = "latency_stats", .type = CT_BOOL, POOL(latency_stats),
+	  .def = "true",
+	  .help = "Keep the pool's latency histograms (queue wait, run and "
+	  "end-to-end time in stats and /metrics). Their cost is measured "
+	  "in docs/benchmarks.md." },
 	{ .name = "slow_job_ms", .type = CT_U32, POOL(slow_job_ms),
 	  .min = 0, .max = 86400000, .def = "0",
 	  .help = "A job whose run takes at least this many milliseconds is "

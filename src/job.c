@@ -518,12 +518,15 @@ job_latency(struct job_table *t, struct job *job)
 	struct pool	*p = job->pool;
 	uint64_t	 q, run = 0, e2e = (job->done_ns - job->submit_ns) / 1000;
 
-	histw_add(p->h_e2e, e2e, job->done_ns);
+	if (p->cfg.latency_stats)
+		histw_add(p->h_e2e, e2e, job->done_ns);
 	if (job->start_ns != 0) {
 		q = (job->start_ns - job->submit_ns) / 1000;
 		run = (job->done_ns - job->start_ns) / 1000;
-		histw_add(p->h_queue, q, job->done_ns);
-		histw_add(p->h_run, run, job->done_ns);
+		if (p->cfg.latency_stats) {
+			histw_add(p->h_queue, q, job->done_ns);
+			histw_add(p->h_run, run, job->done_ns);
+		}
 		if (p->cfg.slow_job_ms > 0 && run / 1000 >= p->cfg.slow_job_ms)
 			log_job(LOG_LVL_WARN, p->cfg.name,
 			    (unsigned long long)job->id, "slow: handler %s pid "
