@@ -801,6 +801,69 @@ START_TEST(test_output_backpressure)
 }
 END_TEST
 
+/*
+ * The stats JSON schema of docs/operations.md: every documented key is
+ * there, and the whole is well-formed (balanced outside strings).
+ */
+START_TEST(test_stats_schema)
+{
+	static const char *const keys[] = {
+		"version", "pid", "uptime_ms", "connections", "refused",
+		"denied", "slow_clients", "throttled", "output_bytes", "jobs",
+		"segments", "results_kept", "results_bytes", "dead", "reloads",
+		"stopping", "pools", "name", "isolation", "mode", "state",
+		"generation", "size", "workers", "active", "available",
+		"starting", "queued", "delayed", "queue_max", "submitted",
+		"rejected", "succeeded", "failed", "timedout", "crashed",
+		"cancelled", "expired", "retried", "rebalanced", "restarts",
+		"recycled", "blast_events", "blast_requeued",
+		"restarts_by_cause", "crash", "exit", "timeout", "max_rss",
+		"other", "startup", "latency", "latency_1m", "queue", "run",
+		"e2e", "p50", "p90", "p99", "max", "count", "worker_list", "id",
+		"retire", "age_ms", "jobs_done", "threads", "running",
+		"prefetched", "rss_kb", "cpu_ms", "job", "job_age_ms",
+	};
+	struct commis_result	 r;
+	struct ctx		 c;
+	char			*json, pat[64];
+	const char		*p;
+	size_t			 i;
+	int			 depth = 0, in_str = 0;
+
+	ctx_start(&c, POOL_YAML(""));
+	ck_assert_int_eq(submit(c.cl, "echo", "x", NULL, &r), COMMIS_OK);
+	commis_result_free(&r);
+	wait_ready(c.cl, 2);
+	ck_assert_int_eq(commis_stats(c.cl, COMMIS_STATS_JSON, &json),
+	    COMMIS_OK);
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		snprintf(pat, sizeof pat, "\"%s\":", keys[i]);
+		ck_assert_msg(strstr(json, pat) != NULL, "no %s", pat);
+	}
+	for (p = json; *p != '\0'; p++) {
+		if (in_str) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == '"')
+				in_str = 0;
+			continue;
+		}
+		if (*p == '"')
+			in_str = 1;
+		else if (*p == '{' || *p == '[')
+			depth++;
+		else if (*p == '}' || *p == ']')
+			ck_assert_int_ge(--depth, 0);
+	}
+	ck_assert_int_eq(depth, 0);
+	ck_assert_int_eq(in_str, 0);
+	/* The finished job is in the histograms. */
+	ck_assert_int_ge(test_json_num(strstr(json, "\"e2e\":"), "count"), 1);
+	free(json);
+	ctx_stop(&c);
+}
+END_TEST
+
 Suite *
 sup_suite(void)
 {
@@ -824,6 +887,7 @@ sup_suite(void)
 	tcase_add_test(tc, test_workers_die_with_supervisor);
 	tcase_add_test(tc, test_socket_stale_and_live);
 	tcase_add_test(tc, test_output_backpressure);
+	tcase_add_test(tc, test_stats_schema);
 	suite_add_tcase(s, tc);
 	return s;
 }
