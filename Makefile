@@ -31,7 +31,7 @@ LIB_SRCS = src/msg.c src/frame.c src/seg.c src/client.c
 SUP_SRCS = src/log.c src/notify.c src/config.c src/config_keys.c src/chan.c src/queue.c src/idmap.c \
 	src/job.c src/dispatch.c src/admin.c \
 	src/pool.c src/control.c src/stats.c src/sup.c src/worker.c \
-	src/host.c src/confine.c src/access.c src/handlers.c src/builtins.c \
+	src/host.c src/confine.c src/access.c src/usock.c src/handlers.c src/builtins.c \
 	src/hist.c src/metrics.c
 CLI_SRCS = src/cli.c src/cli_top.c src/cli_bench.c src/cli_bench_stats.c src/cli_bench_run.c \
 	src/cli_bench_out.c

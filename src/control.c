@@ -35,6 +35,7 @@
 #include "pool.h"
 #include "seg.h"
 #include "stats.h"
+#include "usock.h"
 #include "sup.h"
 
 struct conn {
@@ -697,98 +698,6 @@ control_admin(struct conn *c, struct frame *f)
  * Binds path under a umask that lets nobody in before the chmod. A stale
  * socket (nobody answers) is replaced; a live one means another commisd.
  */
-/* The socket's directory must not let others replace the socket. */
-static int
-control_dir_ok(const char *path, char **cause)
-{
-	char		 dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char		*slash;
-	struct stat	 sb;
-
-	snprintf(dir, sizeof dir, "%s", path);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof dir, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	if (stat(dir, &sb) == -1) {
-		asprintf(cause, "%s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (sb.st_mode & S_IWOTH) {
-		asprintf(cause, "%s: the socket's directory is world-writable; "
-		    "use a directory of commisd's own (e.g. /run/commis)", dir);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-control_listen(const char *path, mode_t mode, const char *group,
-    char **cause)
-{
-	struct sockaddr_un	 sun;
-	struct stat		 sb;
-	struct group		*gr = NULL;
-	mode_t			 old;
-	int			 fd, probe, r;
-
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	if ((size_t)snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path) >=
-	    sizeof sun.sun_path) {
-		asprintf(cause, "%s: socket path too long", path);
-		return -1;
-	}
-	if (control_dir_ok(path, cause) == -1)
-		return -1;
-	if (group[0] != '\0' && (gr = getgrnam(group)) == NULL) {
-		asprintf(cause, "socket_group: no group '%s'", group);
-		return -1;
-	}
-	if (lstat(path, &sb) == 0) {
-		if (!S_ISSOCK(sb.st_mode)) {
-			asprintf(cause, "%s: exists and is not a socket", path);
-			return -1;
-		}
-		if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-			asprintf(cause, "socket: %s", strerror(errno));
-			return -1;
-		}
-		r = connect(probe, (struct sockaddr *)&sun, sizeof sun);
-		close(probe);
-		if (r == 0) {
-			asprintf(cause, "%s: another commisd is listening there",
-			    path);
-			return -1;
-		}
-		if (errno != ECONNREFUSED) {
-			asprintf(cause, "%s: %s", path, strerror(errno));
-			return -1;
-		}
-		log_info("control: removing stale socket %s", path);
-		unlink(path);
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1) {
-		asprintf(cause, "socket: %s", strerror(errno));
-		return -1;
-	}
-	old = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
-	umask(old);
-	if (r == -1 || (gr != NULL && chown(path, (uid_t)-1, gr->gr_gid) ==
-	    -1) || chmod(path, mode) == -1 || listen(fd, 512) == -1) {
-		asprintf(cause, "%s: %s", path, strerror(errno));
-		if (r == 0)
-			unlink(path);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 struct control *
 control_new(struct supervisor *sup, int listen_fd, char **cause)
 {
@@ -810,8 +719,9 @@ control_new(struct supervisor *sup, int listen_fd, char **cause)
 		fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
 		evutil_make_socket_nonblocking(listen_fd);
 	} else {
-		if ((ctl->fd = control_listen(ctl->path, sup->cfg->socket_mode,
-		    sup->cfg->socket_group, cause)) == -1) {
+		if ((ctl->fd = usock_listen("control", ctl->path,
+		    sup->cfg->socket_mode, sup->cfg->socket_group, 512,
+		    cause)) == -1) {
 			free(ctl);
 			return NULL;
 		}

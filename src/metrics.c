@@ -33,7 +33,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
+#include "stats.h"
 #include "sup.h"
+#include "usock.h"
 
 #define METRICS_BACKLOG		64
 #define METRICS_TIMEOUT_S	10	/* a scrape's whole request */
@@ -100,22 +102,6 @@ metrics_pool_shown(const struct supervisor *sup, size_t i)
 	return 1;
 }
 
-/* Free job slots on ready workers that take jobs (as stats.c counts). */
-static uint64_t
-metrics_available(const struct pool *p)
-{
-	const struct worker	*w;
-	uint64_t		 n = 0;
-
-	TAILQ_FOREACH(w, &p->workers, entry) {
-		if (!w->ready || w->state == W_STOPPING ||
-		    w->retire == RETIRE_NOW || w->nrun + w->nsent >= w->capacity)
-			continue;
-		n += w->capacity - w->nrun - w->nsent;
-	}
-	return n;
-}
-
 /* Per-pool values, one family each; -Wswitch keeps the two in step. */
 enum metrics_pool_value {
 	MP_WORKERS,
@@ -160,7 +146,7 @@ metrics_pool_value(const struct pool *p, enum metrics_pool_value v)
 	case MP_ACTIVE:
 		return p->nrunning;
 	case MP_AVAILABLE:
-		return metrics_available(p);
+		return stats_pool_available(p);
 	case MP_QUEUED:
 		return queue_len(&p->queue);
 	case MP_SUBMITTED:
@@ -423,107 +409,6 @@ metrics_accept_error(struct evconnlistener *l, void *arg)
 		evconnlistener_enable(l);
 }
 
-/* The socket's directory must not let others replace the socket. */
-static int
-metrics_dir_ok(const char *path, char **cause)
-{
-	char		 dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char		*slash;
-	struct stat	 sb;
-
-	snprintf(dir, sizeof dir, "%s", path);
-	if ((slash = strrchr(dir, '/')) == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	if (stat(dir, &sb) == -1) {
-		asprintf(cause, "metrics_listen: %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (sb.st_mode & S_IWOTH) {
-		asprintf(cause, "metrics_listen: %s is world-writable; use a "
-		    "directory of commisd's own (e.g. /run/commis)", dir);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Binds path (absolute, checked by the config) as control.c binds the
- * control socket: under a umask that lets nobody in before the chown and
- * chmod; a stale socket (nobody answers) is replaced, a live one refused.
- */
-static int
-metrics_listen_unix(const char *path, mode_t mode, const char *group,
-    char **cause)
-{
-	struct sockaddr_un	 sun;
-	struct stat		 sb;
-	struct group		*gr = NULL;
-	mode_t			 old;
-	int			 fd, probe, r;
-
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	if ((size_t)snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path) >=
-	    sizeof sun.sun_path || path[0] != '/') {
-		asprintf(cause, "metrics_listen: %s: not an absolute path that "
-		    "fits a socket address", path);
-		return -1;
-	}
-	if (metrics_dir_ok(path, cause) == -1)
-		return -1;
-	if (group[0] != '\0' && (gr = getgrnam(group)) == NULL) {
-		asprintf(cause, "socket_group: no group '%s'", group);
-		return -1;
-	}
-	if (lstat(path, &sb) == 0) {
-		if (!S_ISSOCK(sb.st_mode)) {
-			asprintf(cause, "metrics_listen: %s: exists and is not "
-			    "a socket", path);
-			return -1;
-		}
-		if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
-		    -1) {
-			asprintf(cause, "socket: %s", strerror(errno));
-			return -1;
-		}
-		r = connect(probe, (struct sockaddr *)&sun, sizeof sun);
-		close(probe);
-		if (r == 0) {
-			asprintf(cause, "metrics_listen: %s: something is "
-			    "listening there", path);
-			return -1;
-		}
-		if (errno != ECONNREFUSED) {
-			asprintf(cause, "metrics_listen: %s: %s", path,
-			    strerror(errno));
-			return -1;
-		}
-		log_info("metrics: removing stale socket %s", path);
-		unlink(path);
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1) {
-		asprintf(cause, "socket: %s", strerror(errno));
-		return -1;
-	}
-	old = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
-	umask(old);
-	if (r == -1 || (gr != NULL && chown(path, (uid_t)-1, gr->gr_gid) ==
-	    -1) || chmod(path, mode) == -1 || listen(fd, METRICS_BACKLOG) ==
-	    -1) {
-		asprintf(cause, "metrics_listen: %s: %s", path,
-		    strerror(errno));
-		if (r == 0)
-			unlink(path);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* HOST:PORT, an IPv6 host in brackets; the first address that binds. */
 static int
 metrics_listen_tcp(const char *listen_on, char **cause)
@@ -589,8 +474,9 @@ metrics_new(struct supervisor *sup, const char *listen_on, char **cause)
 	}
 	m->sup = sup;
 	if (listen_on[0] == '/') {
-		fd = metrics_listen_unix(listen_on, sup->cfg->socket_mode,
-		    sup->cfg->socket_group, cause);
+		fd = usock_listen("metrics_listen", listen_on,
+		    sup->cfg->socket_mode, sup->cfg->socket_group,
+		    METRICS_BACKLOG, cause);
 		if (fd != -1)
 			snprintf(m->path, sizeof m->path, "%s", listen_on);
 	} else

@@ -641,8 +641,8 @@ pool_spawn_cb(evutil_socket_t fd, short ev, void *arg)
 }
 
 /* Reads a worker's resident set size from /proc; 0 if unknown. */
-static uint64_t
-pool_rss(pid_t pid)
+uint64_t
+pool_worker_rss(pid_t pid)
 {
 	char			 path[64];
 	unsigned long long	 size, rss = 0;
@@ -676,7 +676,7 @@ pool_tick(evutil_socket_t fd, short ev, void *arg)
 		if (w->state == W_STOPPING || !w->ready)
 			continue;
 		if (p->cfg.max_rss > 0 && w->nrun > 0 &&
-		    (rss = pool_rss(w->pid)) > p->cfg.max_rss) {
+		    (rss = pool_worker_rss(w->pid)) > p->cfg.max_rss) {
 			snprintf(why, sizeof why, "max_rss exceeded: %llu KiB "
 			    "while running job %llu",
 			    (unsigned long long)(rss >> 10), (unsigned long long)
@@ -715,7 +715,7 @@ pool_after_job(struct worker *w)
 		pool_retire(w, RETIRE_WANTED, why);
 		p->st.recycled++;
 	} else if (p->cfg.max_rss > 0 &&
-	    (rss = pool_rss(w->pid)) > p->cfg.max_rss) {
+	    (rss = pool_worker_rss(w->pid)) > p->cfg.max_rss) {
 		snprintf(why, sizeof why, "max_rss exceeded: %llu KiB",
 		    (unsigned long long)(rss >> 10));
 		pool_retire(w, RETIRE_WANTED, why);

@@ -170,6 +170,8 @@ void		 pool_worker_kill(struct worker *, int sig, const char *cause);
 void		 pool_worker_set_idle(struct worker *);
 void		 pool_worker_unset_idle(struct worker *);
 unsigned	 pool_count(const struct pool *, enum worker_state);
+/* A process's resident set in bytes, from /proc; 0 if it is gone. */
+uint64_t	 pool_worker_rss(pid_t);
 const char	*pool_worker_state_name(enum worker_state);
 const char	*pool_mode_name(enum pool_mode);
 

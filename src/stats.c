@@ -53,23 +53,6 @@ stats_json_str(struct evbuffer *eb, const char *s)
 	evbuffer_add(eb, "\"", 1);
 }
 
-/* A process's resident set in KiB, from /proc; 0 if gone. */
-static uint64_t
-stats_rss_kb(pid_t pid)
-{
-	char			 path[64];
-	unsigned long long	 size, rss = 0;
-	FILE			*f;
-
-	snprintf(path, sizeof path, "/proc/%ld/statm", (long)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return 0;
-	if (fscanf(f, "%llu %llu", &size, &rss) != 2)
-		rss = 0;
-	fclose(f);
-	return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE) / 1024;
-}
-
 /* A process's user + system CPU time in ms, from /proc/PID/stat. */
 static uint64_t
 stats_cpu_ms(pid_t pid)
@@ -95,16 +78,16 @@ stats_cpu_ms(pid_t pid)
 }
 
 /* Job slots: workers, or a thread pool's threads. */
-static unsigned
-stats_size(const struct pool *p)
+unsigned
+stats_pool_size(const struct pool *p)
 {
 	return p->cfg.isolation == ISOLATION_THREAD ? p->cfg.workers :
 	    p->target;
 }
 
 /* Free job slots on ready workers that take jobs. */
-static unsigned
-stats_available(const struct pool *p)
+unsigned
+stats_pool_available(const struct pool *p)
 {
 	const struct worker	*w;
 	unsigned		 n = 0;
@@ -132,7 +115,7 @@ stats_json_worker(struct evbuffer *eb, const struct worker *w, uint64_t now)
 	    stats_retire_name(w->retire),
 	    (unsigned long long)((now - w->start_ns) / NS_PER_MS),
 	    (unsigned long long)w->jobs_done, w->capacity, w->nrun, w->nsent,
-	    (unsigned long long)stats_rss_kb(w->pid),
+	    (unsigned long long)(pool_worker_rss(w->pid) / 1024),
 	    (unsigned long long)stats_cpu_ms(w->pid));
 	/* The oldest running job (threads may run more). */
 	if (job != NULL)
@@ -195,7 +178,7 @@ stats_json_pool(struct evbuffer *eb, const struct pool *p, uint64_t now)
 	    "\"queued\":%zu,\"delayed\":%u,\"queue_max\":%u,", p->cfg.name,
 	    p->cfg.isolation == ISOLATION_THREAD ? "thread" : "process",
 	    pool_mode_name(p->cfg.mode), stats_pool_state(p), p->generation,
-	    stats_size(p), p->nworkers, p->nrunning, stats_available(p),
+	    stats_pool_size(p), p->nworkers, p->nrunning, stats_pool_available(p),
 	    pool_count(p, W_STARTING), queue_len(&p->queue), p->ndelayed,
 	    p->cfg.queue_max);
 	evbuffer_add_printf(eb, "\"jobs\":{\"submitted\":%llu,\"rejected\":%llu,"
@@ -275,8 +258,8 @@ stats_text_pool(struct evbuffer *eb, const struct pool *p, uint64_t now)
 
 	evbuffer_add_printf(eb, "%-12s %-8s %4u %6u %9u %6zu %9llu %9llu "
 	    "%6llu %8llu %7llu %5llu %7llu %8llu  %s\n", p->cfg.name,
-	    pool_mode_name(p->cfg.mode), stats_size(p), p->nrunning,
-	    stats_available(p), pool_queued(p),
+	    pool_mode_name(p->cfg.mode), stats_pool_size(p), p->nrunning,
+	    stats_pool_available(p), pool_queued(p),
 	    (unsigned long long)s->submitted, (unsigned long long)s->succeeded,
 	    (unsigned long long)s->failed, (unsigned long long)s->timedout,
 	    (unsigned long long)s->crashed, (unsigned long long)s->dead,
