@@ -26,11 +26,11 @@ TEST_CFLAGS = $(shell pkg-config --cflags $(TESTPKGS))
 TEST_LIBS  = $(shell pkg-config --libs $(TESTPKGS))
 
 # libcommis: what a client links.
-LIB_SRCS = src/msg.c src/frame.c src/seg.c src/client.c
+LIB_SRCS = src/msg.c src/frame.c src/seg.c src/client.c src/client_jobs.c src/client_seg.c
 # commisd without its main(), so that tests link every other object.
 SUP_SRCS = src/log.c src/notify.c src/config.c src/config_keys.c src/chan.c src/queue.c src/idmap.c \
 	src/job.c src/dispatch.c src/admin.c \
-	src/pool.c src/control.c src/stats.c src/sup.c src/worker.c \
+	src/pool.c src/pool_size.c src/control.c src/control_req.c src/stats.c src/sup.c src/worker.c \
 	src/host.c src/confine.c src/access.c src/usock.c src/handlers.c src/builtins.c \
 	src/hist.c src/metrics.c
 CLI_SRCS = src/cli.c src/cli_top.c src/cli_bench.c src/cli_bench_stats.c src/cli_bench_run.c \
@@ -217,3 +217,36 @@ clean:
 	rm -rf build build-asan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Fuzzing (clang's libFuzzer with ASan and UBSan): tests/fuzz/fuzz_*.c,
+# each run for FUZZ_SECONDS, keeping its corpus in build-fuzz/.
+FUZZ_SECONDS ?= 30
+FUZZ_CC	?= clang
+FUZZ_FLAGS = -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Wall -Wextra \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS = frame msg seg config
+FUZZ_SRCS_frame = src/frame.c src/msg.c
+FUZZ_SRCS_msg = src/msg.c
+FUZZ_SRCS_seg = src/seg.c
+FUZZ_SRCS_config = src/config.c src/config_keys.c src/log.c
+
+.PHONY: fuzz fuzz-build
+fuzz: deps
+	$(MAKE) fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p build-fuzz/corpus-$$t; \
+	    seeds=; [ $$t = config ] && seeds=conf; \
+	    echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	    if ! build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -print_final_stats=1 build-fuzz/corpus-$$t $$seeds \
+	        > build-fuzz/$$t.log 2>&1; then \
+	        tail -40 build-fuzz/$$t.log; exit 1; fi; \
+	    grep -E 'number_of_executed_units|peak_rss' build-fuzz/$$t.log; \
+	done
+
+fuzz-build: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) \
+	    $(PKG_LIBS)
