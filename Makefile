@@ -28,13 +28,13 @@ TEST_LIBS  = $(shell pkg-config --libs $(TESTPKGS))
 # libcommis: what a client links.
 LIB_SRCS = src/msg.c src/frame.c src/seg.c src/client.c src/client_jobs.c src/client_seg.c
 # commisd without its main(), so that tests link every other object.
-SUP_SRCS = src/log.c src/notify.c src/config.c src/config_keys.c src/chan.c src/queue.c src/idmap.c \
+SUP_SRCS = src/log.c src/notify.c src/config.c src/config_yaml.c src/config_keys.c src/chan.c src/queue.c src/idmap.c \
 	src/job.c src/dispatch.c src/admin.c \
 	src/pool.c src/pool_size.c src/control.c src/control_req.c src/stats.c src/sup.c src/worker.c \
 	src/host.c src/confine.c src/access.c src/usock.c src/handlers.c src/builtins.c \
 	src/hist.c src/metrics.c
 CLI_SRCS = src/cli.c src/cli_top.c src/cli_bench.c src/cli_bench_stats.c src/cli_bench_run.c \
-	src/cli_bench_out.c
+	src/cli_bench_out.c src/cli_jobs.c src/cli_admin.c src/cli_json.c
 TEST_SRCS = $(wildcard tests/check_*.c) tests/testlib.c
 
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -62,14 +62,16 @@ $(BUILD)/libcommis.a: $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libcommis.so: $(LIB_OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libcommis.so.1 -o $@ $^
+# Only the public API (commis_*) is exported: libcommis.map.
+$(BUILD)/libcommis.so: $(LIB_OBJS) libcommis.map
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libcommis.so.1 \
+	    -Wl,--version-script=libcommis.map -o $@ $(LIB_OBJS)
 
 $(BUILD)/commisd: $(BUILD)/src/commisd.o $(SUP_OBJS) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
 
 $(BUILD)/commis: $(BUILD)/src/commis.o $(CLI_OBJS) $(BUILD)/src/config.o \
-	$(BUILD)/src/config_keys.o $(BUILD)/src/log.o $(LIB_OBJS)
+	$(BUILD)/src/config_yaml.o $(BUILD)/src/config_keys.o $(BUILD)/src/log.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/check_commis: $(TEST_OBJS) $(SUP_OBJS) $(CLI_OBJS) $(LIB_OBJS)
@@ -228,7 +230,7 @@ FUZZ_TARGETS = frame msg seg config
 FUZZ_SRCS_frame = src/frame.c src/msg.c
 FUZZ_SRCS_msg = src/msg.c
 FUZZ_SRCS_seg = src/seg.c
-FUZZ_SRCS_config = src/config.c src/config_keys.c src/log.c
+FUZZ_SRCS_config = src/config.c src/config_yaml.c src/config_keys.c src/log.c
 
 .PHONY: fuzz fuzz-build
 fuzz: deps

@@ -1,11 +1,10 @@
 /*
  * commis top: a live view of the workers, like top(1), built on the JSON
- * stats. This module owns a small JSON reader (the CLI has no JSON
- * library, and the stats need no more than a tree of values), the
- * snapshot read out of it, its rendering, and the terminal: raw input
- * for the keys, the alternate screen, and putting both back on the way
- * out, on SIGINT, SIGTERM and SIGHUP, and around a suspend (SIGTSTP).
- * It knows the stats schema (docs/operations.md, "Stats") and nothing of
+ * stats. This module owns the snapshot read out of them (with the JSON
+ * reader of cli_json.c), its rendering, and the terminal: raw input for
+ * the keys, the alternate screen, and putting both back on the way out,
+ * on SIGINT, SIGTERM and SIGHUP, and around a suspend (SIGTSTP). It
+ * knows the stats schema (docs/operations.md, "Stats") and nothing of
  * commisd's insides; it talks only through the public client API.
  *
  * Figures are optional: a commisd without per-worker RSS or latency
@@ -14,7 +13,6 @@
  * block per refresh, with no escape codes.
  */
 #include <errno.h>
-#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,356 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_json.h"
 #include "cli_top.h"
 #include "exitcode.h"
-
-/* --- a small JSON reader --- */
-
-#define TJ_DEPTH_MAX	32
-
-enum tj_type { TJ_NULL, TJ_BOOL, TJ_NUM, TJ_STR, TJ_ARR, TJ_OBJ };
-
-struct tj {
-	enum tj_type	 type;
-	double		 num;		/* TJ_NUM; TJ_BOOL: 0 or 1 */
-	char		*str;		/* TJ_STR, decoded UTF-8 */
-	char		*key;		/* a member's name */
-	struct tj	*child;		/* TJ_ARR, TJ_OBJ: first element */
-	struct tj	*next;
-};
-
-struct tj_parser {
-	const char	*p;
-	unsigned	 depth;
-	const char	*err;
-	const char	*at;		/* where err happened */
-};
-
-static void
-tj_free(struct tj *v)
-{
-	struct tj	*next;
-
-	for (; v != NULL; v = next) {
-		next = v->next;
-		tj_free(v->child);
-		free(v->str);
-		free(v->key);
-		free(v);
-	}
-}
-
-static void *
-tj_fail(struct tj_parser *ps, const char *why)
-{
-	if (ps->err == NULL) {
-		ps->err = why;
-		ps->at = ps->p;
-	}
-	return NULL;
-}
-
-static void
-tj_ws(struct tj_parser *ps)
-{
-	while (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' ||
-	    *ps->p == '\r')
-		ps->p++;
-}
-
-static int
-tj_hex4(const char *p, unsigned *out)
-{
-	unsigned	v = 0;
-	int		i;
-
-	for (i = 0; i < 4; i++) {
-		v <<= 4;
-		if (p[i] >= '0' && p[i] <= '9')
-			v |= (unsigned)(p[i] - '0');
-		else if (p[i] >= 'a' && p[i] <= 'f')
-			v |= (unsigned)(p[i] - 'a' + 10);
-		else if (p[i] >= 'A' && p[i] <= 'F')
-			v |= (unsigned)(p[i] - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static char *
-tj_utf8(char *o, unsigned cp)
-{
-	if (cp < 0x80)
-		*o++ = (char)cp;
-	else if (cp < 0x800) {
-		*o++ = (char)(0xc0 | cp >> 6);
-		*o++ = (char)(0x80 | (cp & 0x3f));
-	} else if (cp < 0x10000) {
-		*o++ = (char)(0xe0 | cp >> 12);
-		*o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-		*o++ = (char)(0x80 | (cp & 0x3f));
-	} else {
-		*o++ = (char)(0xf0 | cp >> 18);
-		*o++ = (char)(0x80 | ((cp >> 12) & 0x3f));
-		*o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-		*o++ = (char)(0x80 | (cp & 0x3f));
-	}
-	return o;
-}
-
-/* One escape after the backslash at *pp; never longer than its source. */
-static char *
-tj_escape(struct tj_parser *ps, const char **pp, char *o)
-{
-	static const char	 from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-	const char		*p = *pp + 1, *e;
-	unsigned		 cp, lo;
-
-	if (*p != 'u') {
-		if (*p == '\0' || (e = strchr(from, *p)) == NULL)
-			return tj_fail(ps, "bad escape in a string");
-		*o++ = to[e - from];
-		*pp = p + 1;
-		return o;
-	}
-	if (tj_hex4(p + 1, &cp) == -1)
-		return tj_fail(ps, "bad \\u escape");
-	p += 5;
-	if (cp >= 0xd800 && cp < 0xdc00) {
-		if (p[0] != '\\' || p[1] != 'u' || tj_hex4(p + 2, &lo) == -1 ||
-		    lo < 0xdc00 || lo > 0xdfff)
-			return tj_fail(ps, "lone surrogate in a string");
-		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-		p += 6;
-	} else if ((cp >= 0xdc00 && cp < 0xe000) || cp == 0)
-		return tj_fail(ps, "bad \\u escape");
-	*pp = p;
-	return tj_utf8(o, cp);
-}
-
-/* The string at ps->p (its opening quote), decoded. */
-static char *
-tj_string(struct tj_parser *ps)
-{
-	const char	*p = ps->p + 1, *q;
-	char		*s, *o;
-
-	/* The decoded text is never longer than the source. */
-	for (q = p; *q != '"'; q++) {
-		if (*q == '\0')
-			return tj_fail(ps, "unterminated string");
-		if (*q == '\\' && *++q == '\0')
-			return tj_fail(ps, "unterminated string");
-	}
-	if ((s = malloc((size_t)(q - p) + 1)) == NULL)
-		return tj_fail(ps, "out of memory");
-	for (o = s; *p != '"';) {
-		if ((unsigned char)*p < 0x20) {
-			free(s);
-			return tj_fail(ps, "control character in a string");
-		}
-		if (*p != '\\') {
-			*o++ = *p++;
-			continue;
-		}
-		if ((o = tj_escape(ps, &p, o)) == NULL) {
-			free(s);
-			return NULL;
-		}
-	}
-	*o = '\0';
-	ps->p = p + 1;
-	return s;
-}
-
-static int
-tj_digits(const char **pp)
-{
-	const char	*p = *pp;
-
-	while (*p >= '0' && *p <= '9')
-		p++;
-	if (p == *pp)
-		return -1;
-	*pp = p;
-	return 0;
-}
-
-/* A number, checked against the JSON grammar before strtod reads it. */
-static int
-tj_number(struct tj_parser *ps, double *out)
-{
-	const char	*p = ps->p;
-
-	if (*p == '-')
-		p++;
-	if (*p == '0')
-		p++;
-	else if (tj_digits(&p) == -1)
-		return -1;
-	if (*p == '.' && (p++, tj_digits(&p) == -1))
-		return -1;
-	if (*p == 'e' || *p == 'E') {
-		p++;
-		if (*p == '+' || *p == '-')
-			p++;
-		if (tj_digits(&p) == -1)
-			return -1;
-	}
-	*out = strtod(ps->p, NULL);
-	ps->p = p;
-	return 0;
-}
-
-static struct tj *tj_value(struct tj_parser *);
-
-/* The elements of an array or the members of an object into v. */
-static struct tj *
-tj_container(struct tj_parser *ps, struct tj *v)
-{
-	struct tj	**tail = &v->child, *e;
-	char		 close = v->type == TJ_OBJ ? '}' : ']';
-	char		*key = NULL;
-
-	if (++ps->depth > TJ_DEPTH_MAX)
-		return tj_fail(ps, "nested too deeply");
-	ps->p++;
-	tj_ws(ps);
-	if (*ps->p == close) {
-		ps->p++;
-		ps->depth--;
-		return v;
-	}
-	for (;;) {
-		tj_ws(ps);
-		if (v->type == TJ_OBJ) {
-			if (*ps->p != '"')
-				return tj_fail(ps, "expected a member name");
-			if ((key = tj_string(ps)) == NULL)
-				return NULL;
-			tj_ws(ps);
-			if (*ps->p++ != ':') {
-				free(key);
-				return tj_fail(ps, "expected ':'");
-			}
-		}
-		if ((e = tj_value(ps)) == NULL) {
-			free(key);
-			return NULL;
-		}
-		e->key = key;
-		key = NULL;
-		*tail = e;
-		tail = &e->next;
-		tj_ws(ps);
-		if (*ps->p == close)
-			break;
-		if (*ps->p != ',')
-			return tj_fail(ps, "expected ',' or the end");
-		ps->p++;
-	}
-	ps->p++;
-	ps->depth--;
-	return v;
-}
-
-static struct tj *
-tj_value(struct tj_parser *ps)
-{
-	static const struct { const char *word; enum tj_type type; int b; }
-	    words[] = {
-		{ "null", TJ_NULL, 0 }, { "true", TJ_BOOL, 1 },
-		{ "false", TJ_BOOL, 0 },
-	};
-	struct tj	*v;
-	size_t		 i, n;
-
-	tj_ws(ps);
-	if ((v = calloc(1, sizeof *v)) == NULL)
-		return tj_fail(ps, "out of memory");
-	if (*ps->p == '{' || *ps->p == '[') {
-		v->type = *ps->p == '{' ? TJ_OBJ : TJ_ARR;
-		if (tj_container(ps, v) != NULL)
-			return v;
-	} else if (*ps->p == '"') {
-		v->type = TJ_STR;
-		if ((v->str = tj_string(ps)) != NULL)
-			return v;
-	} else if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9')) {
-		v->type = TJ_NUM;
-		if (tj_number(ps, &v->num) == 0)
-			return v;
-		tj_fail(ps, "bad number");
-	} else {
-		for (i = 0; i < sizeof words / sizeof words[0]; i++) {
-			n = strlen(words[i].word);
-			if (strncmp(ps->p, words[i].word, n) == 0) {
-				v->type = words[i].type;
-				v->num = words[i].b;
-				ps->p += n;
-				return v;
-			}
-		}
-		tj_fail(ps, "unexpected character");
-	}
-	tj_free(v);
-	return NULL;
-}
-
-/* The whole text as one value, or NULL with err. */
-static struct tj *
-tj_parse(const char *text, char *err, size_t errsz)
-{
-	struct tj_parser	 ps;
-	struct tj		*v;
-
-	memset(&ps, 0, sizeof ps);
-	ps.p = text;
-	if ((v = tj_value(&ps)) != NULL) {
-		tj_ws(&ps);
-		if (*ps.p == '\0')
-			return v;
-		tj_free(v);
-		tj_fail(&ps, "text after the end");
-	}
-	snprintf(err, errsz, "%s at byte %zu", ps.err, (size_t)(ps.at - text));
-	return NULL;
-}
-
-static const struct tj *
-tj_get(const struct tj *o, const char *key)
-{
-	const struct tj	*e;
-
-	if (o == NULL || o->type != TJ_OBJ)
-		return NULL;
-	for (e = o->child; e != NULL; e = e->next) {
-		if (strcmp(e->key, key) == 0)
-			return e;
-	}
-	return NULL;
-}
-
-static long long
-tj_ll(const struct tj *o, const char *key, long long def)
-{
-	const struct tj	*v = tj_get(o, key);
-
-	if (v == NULL || v->type != TJ_NUM || !isfinite(v->num))
-		return def;
-	return (long long)v->num;
-}
-
-static void
-tj_strcpy(const struct tj *o, const char *key, char *buf, size_t size)
-{
-	const struct tj	*v = tj_get(o, key);
-
-	snprintf(buf, size, "%s", v != NULL && v->type == TJ_STR ? v->str :
-	    "");
-}
 
 /* --- the snapshot --- */
 
@@ -390,21 +41,21 @@ top_snap_free(struct top_snap *s)
 /* A number, or the "total" (else the sum) of an object of numbers:
  * restarts may come as a count or by cause. */
 static long long
-top_count(const struct tj *v)
+top_count(const struct json *v)
 {
-	const struct tj	*e;
+	const struct json	*e;
 	long long	 sum = 0;
 
 	if (v == NULL)
 		return 0;
-	if (v->type == TJ_NUM)
+	if (v->type == JSON_NUM)
 		return (long long)v->num;
-	if (v->type != TJ_OBJ)
+	if (v->type != JSON_OBJ)
 		return 0;
-	if ((e = tj_get(v, "total")) != NULL && e->type == TJ_NUM)
+	if ((e = json_get(v, "total")) != NULL && e->type == JSON_NUM)
 		return (long long)e->num;
 	for (e = v->child; e != NULL; e = e->next)
-		sum += e->type == TJ_NUM ? (long long)e->num : 0;
+		sum += e->type == JSON_NUM ? (long long)e->num : 0;
 	return sum;
 }
 
@@ -414,16 +65,16 @@ top_count(const struct tj *v)
  * ("latency"); an empty histogram has none.
  */
 static double
-top_pool_p99(const struct tj *pool, int *recent)
+top_pool_p99(const struct json *pool, int *recent)
 {
 	static const char *const	 keys[] = { "latency_1m", "latency" };
-	const struct tj			*e2e, *p99;
+	const struct json		*e2e, *p99;
 	size_t				 i;
 
 	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-		e2e = tj_get(tj_get(pool, keys[i]), "e2e");
-		if ((p99 = tj_get(e2e, "p99")) == NULL || p99->type != TJ_NUM ||
-		    tj_ll(e2e, "count", 1) == 0)
+		e2e = json_get(json_get(pool, keys[i]), "e2e");
+		if ((p99 = json_get(e2e, "p99")) == NULL ||
+		    p99->type != JSON_NUM || json_ll(e2e, "count", 1) == 0)
 			continue;
 		*recent = i == 0;
 		return p99->num;
@@ -432,8 +83,8 @@ top_pool_p99(const struct tj *pool, int *recent)
 }
 
 static int
-top_add_worker(struct top_snap *s, size_t *cap, const struct tj *pool,
-    const struct tj *w)
+top_add_worker(struct top_snap *s, size_t *cap, const struct json *pool,
+    const struct json *w)
 {
 	struct top_worker	*tw;
 	void			*p;
@@ -445,39 +96,41 @@ top_add_worker(struct top_snap *s, size_t *cap, const struct tj *pool,
 		s->w = p;
 	}
 	tw = &s->w[s->nw++];
-	tj_strcpy(pool, "name", tw->pool, sizeof tw->pool);
-	tj_strcpy(w, "state", tw->state, sizeof tw->state);
-	tw->pid = tj_ll(w, "pid", -1);
-	tw->job = tj_ll(w, "job", -1);
-	tw->job_age_ms = tw->job >= 0 ? tj_ll(w, "job_age_ms", -1) : -1;
-	tw->rss_kb = tj_ll(w, "rss_kb", -1);
-	tw->cpu_ms = tj_ll(w, "cpu_ms", -1);
-	tw->jobs_done = tj_ll(w, "jobs_done", -1);
-	tw->timeout_ms = tj_ll(pool, "timeout_ms", -1);
+	json_strcpy(pool, "name", tw->pool, sizeof tw->pool);
+	json_strcpy(w, "state", tw->state, sizeof tw->state);
+	tw->pid = json_ll(w, "pid", -1);
+	tw->job = json_ll(w, "job", -1);
+	tw->job_age_ms = tw->job >= 0 ? json_ll(w, "job_age_ms", -1) : -1;
+	tw->rss_kb = json_ll(w, "rss_kb", -1);
+	tw->cpu_ms = json_ll(w, "cpu_ms", -1);
+	tw->jobs_done = json_ll(w, "jobs_done", -1);
+	tw->timeout_ms = json_ll(pool, "timeout_ms", -1);
 	return 0;
 }
 
 static int
-top_add_pool(struct top_snap *s, size_t *cap, const struct tj *pool)
+top_add_pool(struct top_snap *s, size_t *cap, const struct json *pool)
 {
-	const struct tj	*wl, *w;
-	double		 p99;
-	int		 recent = 0;
+	const struct json	*wl, *w;
+	double			 p99;
+	int			 recent = 0;
 
-	if (pool->type != TJ_OBJ)
+	if (pool->type != JSON_OBJ)
 		return 0;
 	s->npools++;
-	s->queued += tj_ll(pool, "queued", 0);
-	s->succeeded += tj_ll(tj_get(pool, "jobs"), "succeeded", 0);
-	s->restarts += top_count(tj_get(pool, "restarts"));
+	s->queued += json_ll(pool, "queued", 0);
+	s->succeeded += json_ll(json_get(pool, "jobs"), "succeeded", 0);
+	s->restarts += top_count(json_get(pool, "restarts"));
 	if ((p99 = top_pool_p99(pool, &recent)) > s->e2e_p99_us) {
 		s->e2e_p99_us = p99;
 		s->e2e_recent = recent;
 	}
-	if ((wl = tj_get(pool, "worker_list")) == NULL || wl->type != TJ_ARR)
+	if ((wl = json_get(pool, "worker_list")) == NULL ||
+	    wl->type != JSON_ARR)
 		return 0;
 	for (w = wl->child; w != NULL; w = w->next) {
-		if (w->type == TJ_OBJ && top_add_worker(s, cap, pool, w) == -1)
+		if (w->type == JSON_OBJ &&
+		    top_add_worker(s, cap, pool, w) == -1)
 			return -1;
 	}
 	return 0;
@@ -486,35 +139,36 @@ top_add_pool(struct top_snap *s, size_t *cap, const struct tj *pool)
 struct top_snap *
 top_snap_parse(const char *json, char *err, size_t errsz)
 {
-	struct top_snap	*s;
-	struct tj	*root;
-	const struct tj	*pools, *p;
-	size_t		 cap = 0;
+	struct top_snap		*s;
+	struct json		*root;
+	const struct json	*pools, *p;
+	size_t			 cap = 0;
 
-	if ((root = tj_parse(json, err, errsz)) == NULL)
+	if ((root = json_parse(json, err, errsz)) == NULL)
 		return NULL;
-	if (root->type != TJ_OBJ ||
-	    (pools = tj_get(root, "pools")) == NULL || pools->type != TJ_ARR) {
+	if (root->type != JSON_OBJ ||
+	    (pools = json_get(root, "pools")) == NULL ||
+	    pools->type != JSON_ARR) {
 		snprintf(err, errsz, "not the stats: no \"pools\" array");
-		tj_free(root);
+		json_free(root);
 		return NULL;
 	}
 	if ((s = calloc(1, sizeof *s)) == NULL)
 		goto nomem;
-	tj_strcpy(root, "version", s->version, sizeof s->version);
-	s->pid = tj_ll(root, "pid", -1);
-	s->uptime_ms = tj_ll(root, "uptime_ms", -1);
+	json_strcpy(root, "version", s->version, sizeof s->version);
+	s->pid = json_ll(root, "pid", -1);
+	s->uptime_ms = json_ll(root, "uptime_ms", -1);
 	s->e2e_p99_us = -1;
 	s->throughput = -1;
 	for (p = pools->child; p != NULL; p = p->next) {
 		if (top_add_pool(s, &cap, p) == -1)
 			goto nomem;
 	}
-	tj_free(root);
+	json_free(root);
 	return s;
 nomem:
 	top_snap_free(s);
-	tj_free(root);
+	json_free(root);
 	snprintf(err, errsz, "out of memory");
 	return NULL;
 }

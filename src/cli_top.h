@@ -1,9 +1,10 @@
 /*
  * commis top: a live view of the workers, built on the JSON stats
- * (docs/operations.md, "Stats"). cli.c owns the command (options, the
- * connection); cli_top.c owns the JSON reader, the snapshot, its
- * rendering and the terminal. Parsing and rendering are apart from the
- * terminal so that the tests can drive them with a JSON text.
+ * (docs/operations.md, "Stats"). cli_admin.c owns the command (options,
+ * the connection); cli_top.c owns the snapshot, its rendering and the
+ * terminal, and reads the JSON with cli_json.c. Parsing and rendering are
+ * apart from the terminal so that the tests can drive them with a JSON
+ * text.
  */
 #ifndef COMMIS_CLI_TOP_H
 #define COMMIS_CLI_TOP_H

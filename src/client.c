@@ -5,7 +5,10 @@
  * (replies come in any order: the answer to any blocking call -- PING,
  * STATS, a submit, STATUS, WAIT, CANCEL_JOB, ADMIN -- may come after
  * results of earlier asynchronous submits). It knows the control messages
- * of proto.h and nothing of how the supervisor runs jobs.
+ * of proto.h and nothing of how the supervisor runs jobs. The calls about
+ * a job id, ADMIN and the event stream are client_jobs.c; segment submits
+ * and the segment pool are client_seg.c; both reach the connection only
+ * through the helpers of client_int.h.
  *
  * A library must not take decisions for its host program: no global
  * state, no logging, no exit or abort, no signal handlers (frame_send uses
@@ -23,19 +26,14 @@
  * takes it as its output, checked and mapped read-only before anyone
  * reads it; client_dispatch closes whatever was not taken. A queued
  * result keeps its mapping and fd until it is collected or the client is
- * closed. Outgoing segments are sealed here (docs/protocol.md) and sent
- * as references: the kernel holds the in-flight copy, so the caller's fd
- * (or ours, for commis_submit_copy) may be closed as soon as it is sent.
- * The segment pool at the end is plain bookkeeping over seg_create and
- * knows nothing of connections.
+ * closed. An outgoing segment (client_seg.c) travels with its SUBMIT as
+ * a reference: client_send never closes it.
  *
- * Events: once commis_events() has its OK, the connection is a one-way
- * stream of EVENT frames under that request's id. client_send refuses
- * anything more on it, so that no reply can come mixed with the events,
- * and an ERROR on that id ends the stream for good.
+ * Events (client_jobs.c): once subscribed, the connection is a one-way
+ * stream of EVENT frames, and client_send refuses anything more on it so
+ * that no reply can come mixed with the events.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,51 +44,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "commis/client.h"
+#include "client_int.h"
 #include "frame.h"
 #include "msg.h"
 #include "seg.h"
 
 /* Largest reply payload accepted: any output a config may allow. */
 #define CLIENT_REPLY_MAX	(COMMIS_PAYLOAD_HARD_MAX + COMMIS_FRAME_OVERHEAD)
-/* libcommis's own bound on an ADMIN argument vector. */
-#define CLIENT_ADMIN_ARGC_MAX	64
 /* Largest result segment libcommis maps (commisd's max_segment is lower). */
 #define CLIENT_SEG_MAX		(64ull << 30)
-
-/* A result that came in and was not collected yet. */
-struct client_done {
-	struct client_done	*next;
-	struct commis_result	 res;
-};
-
-struct commis_client {
-	int			 fd;
-	uint64_t		 next_id;	/* request ids start at 1 */
-	size_t			 inflight;	/* async submits not answered */
-	struct client_done	*head;		/* answered, not collected */
-	struct client_done	**tail;
-	size_t			 nqueued;
-	struct frame_dec	 dec;
-	int			 broken;	/* sticky rc, 0 while usable */
-	int			 errcode;	/* enum commis_err of the last
-						   failure if a rejection */
-	uint64_t		 events_id;	/* the EVENTS request, once
-						   subscribed; else 0 */
-	char			 errbuf[COMMIS_TEXT_MAX + 256];
-};
-
-/* What a blocking call waits for: the reply to one request id. */
-struct client_wait {
-	uint64_t		 id;
-	uint8_t			 type;		/* reply type on success */
-	uint64_t		 job;		/* JOB_INFO: the job asked about */
-	struct commis_result	*res;		/* RESULT: also gets an ERROR */
-	char			**text;		/* STATS_REPLY, OK, EVENT */
-	uint64_t		*job_id;	/* ACCEPTED (NULL: not wanted) */
-	struct commis_job_info	*info;		/* JOB_INFO */
-	int			 done;
-};
 
 static const char *const client_status_names[] = {
 	[COMMIS_ST_SUCCEEDED] = "succeeded",
@@ -171,12 +133,8 @@ client_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static int
-client_fail(struct commis_client *c, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Records why; I/O and protocol failures leave the stream unusable. */
-static int
+int
 client_fail(struct commis_client *c, int rc, const char *fmt, ...)
 {
 	va_list	ap;
@@ -294,7 +252,7 @@ commis_pending(const commis_client *c)
 }
 
 /* Every result the library fills starts empty: no output, no fd. */
-static void
+void
 client_result_init(struct commis_result *r)
 {
 	memset(r, 0, sizeof *r);
@@ -640,7 +598,7 @@ client_fill(struct commis_client *c, int timeout_ms)
  * NULL, until a result is queued. timeout_ms: -1 no limit, 0 only what is
  * readable now; COMMIS_ERR_TIMEOUT (no message set) when it runs out.
  */
-static int
+int
 client_pump(struct commis_client *c, struct client_wait *w, int timeout_ms)
 {
 	struct frame	f;
@@ -717,7 +675,7 @@ client_check_name(struct commis_client *c, const char *what, const char *s,
  * Checks, encodes and sends a SUBMIT; *id gets its request id. With a
  * segment (fd != -1) the data field is empty and the fd travels along.
  */
-static int
+int
 client_submit(struct commis_client *c, const char *handler, const void *data,
     size_t len, const struct commis_submit_opts *opts, uint32_t flags,
     int fd, uint64_t *id)
@@ -764,7 +722,7 @@ client_submit(struct commis_client *c, const char *handler, const void *data,
 }
 
 /* A SUBMIT, then its RESULT (or ERROR) into out. */
-static int
+int
 client_submit_sync(struct commis_client *c, const char *handler,
     const void *data, size_t len, const struct commis_submit_opts *opts,
     uint32_t flags, int fd, struct commis_result *out)
@@ -870,7 +828,7 @@ commis_wait_result(commis_client *c, int timeout_ms, struct commis_result *out)
 }
 
 /* Sends a request without data and waits for its reply. */
-static int
+int
 client_call(struct commis_client *c, struct client_wait *w, uint8_t type,
     const void *p, size_t n)
 {
@@ -880,21 +838,6 @@ client_call(struct commis_client *c, struct client_wait *w, uint8_t type,
 	if ((rc = client_send(c, type, w->id, p, n, NULL, 0, -1)) != COMMIS_OK)
 		return rc;
 	return client_pump(c, w, -1);
-}
-
-/* A request that is only a job id, plus the u32 of a WAIT. */
-static int
-client_call_job(struct commis_client *c, struct client_wait *w, uint8_t type,
-    uint64_t job_id, const uint32_t *timeout_ms)
-{
-	uint8_t	b[12];
-
-	if (job_id == 0)
-		return client_fail(c, COMMIS_ERR_INVAL, "job id 0");
-	le64_put(b, job_id);
-	if (timeout_ms != NULL)
-		le32_put(b + 8, *timeout_ms);
-	return client_call(c, w, type, b, timeout_ms != NULL ? 12 : 8);
 }
 
 int
@@ -933,462 +876,4 @@ commis_stats(commis_client *c, int format, char **text)
 	w.type = COMMIS_MSG_STATS_REPLY;
 	w.text = text;
 	return client_call(c, &w, COMMIS_MSG_STATS, &fmt, 1);
-}
-
-int
-commis_submit_nowait(commis_client *c, const char *handler, const void *data,
-    size_t len, const struct commis_submit_opts *opts, uint64_t *job_id)
-{
-	struct client_wait	w;
-	int			rc;
-
-	if (c == NULL)
-		return COMMIS_ERR_INVAL;
-	if (job_id != NULL)
-		*job_id = 0;
-	memset(&w, 0, sizeof w);
-	if ((rc = client_submit(c, handler, data, len, opts,
-	    COMMIS_SUBMIT_NOWAIT, -1, &w.id)) != COMMIS_OK)
-		return rc;
-	w.type = COMMIS_MSG_ACCEPTED;
-	w.job_id = job_id;
-	return client_pump(c, &w, -1);
-}
-
-int
-commis_status(commis_client *c, uint64_t job_id, struct commis_job_info *info)
-{
-	struct client_wait	w;
-
-	if (c == NULL || info == NULL)
-		return COMMIS_ERR_INVAL;
-	memset(info, 0, sizeof *info);
-	memset(&w, 0, sizeof w);
-	w.type = COMMIS_MSG_JOB_INFO;
-	w.job = job_id;
-	w.info = info;
-	return client_call_job(c, &w, COMMIS_MSG_STATUS, job_id, NULL);
-}
-
-/* The wait runs out on the commisd side, which answers ERROR TIMEOUT; the
- * client itself waits without a limit so that the answer is never lost. */
-int
-commis_wait(commis_client *c, uint64_t job_id, uint32_t timeout_ms,
-    struct commis_result *out)
-{
-	struct client_wait	w;
-
-	if (c == NULL || out == NULL)
-		return COMMIS_ERR_INVAL;
-	client_result_init(out);
-	memset(&w, 0, sizeof w);
-	w.type = COMMIS_MSG_RESULT;
-	w.res = out;
-	return client_call_job(c, &w, COMMIS_MSG_WAIT, job_id, &timeout_ms);
-}
-
-int
-commis_cancel(commis_client *c, uint64_t job_id)
-{
-	struct client_wait	w;
-
-	if (c == NULL)
-		return COMMIS_ERR_INVAL;
-	memset(&w, 0, sizeof w);
-	w.type = COMMIS_MSG_OK;		/* the text is checked, not kept */
-	return client_call_job(c, &w, COMMIS_MSG_CANCEL_JOB, job_id, NULL);
-}
-
-int
-commis_admin(commis_client *c, int argc, const char *const *argv, char **text)
-{
-	struct client_wait	w;
-	struct mbuf		m;
-	int			i, rc;
-
-	if (c == NULL || text == NULL)
-		return COMMIS_ERR_INVAL;
-	*text = NULL;
-	if (argc < 1 || argc > CLIENT_ADMIN_ARGC_MAX || argv == NULL)
-		return client_fail(c, COMMIS_ERR_INVAL,
-		    "admin command needs 1 to %d arguments",
-		    CLIENT_ADMIN_ARGC_MAX);
-	for (i = 0; i < argc; i++) {
-		if (argv[i] == NULL || (i == 0 && argv[i][0] == '\0'))
-			return client_fail(c, COMMIS_ERR_INVAL,
-			    "admin argument %d missing", i);
-		if (strlen(argv[i]) > COMMIS_TEXT_MAX - 1)
-			return client_fail(c, COMMIS_ERR_INVAL,
-			    "admin argument %d longer than %d bytes", i,
-			    COMMIS_TEXT_MAX - 1);
-	}
-	mbuf_init(&m);
-	mbuf_u32(&m, (uint32_t)argc);
-	for (i = 0; i < argc; i++)
-		mbuf_str(&m, argv[i]);
-	if (m.err) {
-		mbuf_free(&m);
-		return client_fail(c, COMMIS_ERR_NOMEM, "out of memory");
-	}
-	memset(&w, 0, sizeof w);
-	w.type = COMMIS_MSG_OK;
-	w.text = text;
-	rc = client_call(c, &w, COMMIS_MSG_ADMIN, m.data, m.len);
-	mbuf_free(&m);
-	return rc;
-}
-
-/* --- events --- */
-
-/* Results of earlier async submits would mix with the events: collect
- * them first (results already queued stay collectable). */
-int
-commis_events(commis_client *c)
-{
-	struct client_wait	w;
-	int			rc;
-
-	if (c == NULL)
-		return COMMIS_ERR_INVAL;
-	if (c->broken)
-		return c->broken;
-	if (c->events_id != 0)
-		return client_fail(c, COMMIS_ERR_INVAL,
-		    "already subscribed to events");
-	if (c->inflight != 0)
-		return client_fail(c, COMMIS_ERR_INVAL, "%zu request(s) "
-		    "pending: collect their results first", c->inflight);
-	memset(&w, 0, sizeof w);
-	w.type = COMMIS_MSG_OK;		/* the text is checked, not kept */
-	if ((rc = client_call(c, &w, COMMIS_MSG_EVENTS, NULL, 0)) !=
-	    COMMIS_OK)
-		return rc;
-	c->events_id = w.id;
-	return COMMIS_OK;
-}
-
-int
-commis_next_event(commis_client *c, int timeout_ms, char **json)
-{
-	struct client_wait	w;
-	int			rc;
-
-	if (json != NULL)
-		*json = NULL;
-	if (c == NULL || json == NULL)
-		return COMMIS_ERR_INVAL;
-	if (c->broken)
-		return c->broken;
-	if (c->events_id == 0)
-		return client_fail(c, COMMIS_ERR_INVAL,
-		    "not subscribed to events (commis_events)");
-	memset(&w, 0, sizeof w);
-	w.id = c->events_id;
-	w.type = COMMIS_MSG_EVENT;
-	w.text = json;
-	rc = client_pump(c, &w, timeout_ms < 0 ? -1 : timeout_ms);
-	if (rc == COMMIS_ERR_TIMEOUT && !w.done)
-		return COMMIS_OK;	/* *json stays NULL */
-	if (rc == COMMIS_ERR_REJECTED)
-		c->broken = rc;		/* commisd ended the stream */
-	return rc;
-}
-
-/* --- segments --- */
-
-/*
- * Adds the seals of want that fd lacks; *seals gets what it then has.
- * The fd stays the caller's.
- */
-static int
-client_seal_fd(struct commis_client *c, int fd, int want, int *seals)
-{
-	int	have, missing;
-
-	if (fd < 0)
-		return client_fail(c, COMMIS_ERR_INVAL, "no segment fd");
-	if ((have = fcntl(fd, F_GET_SEALS)) == -1)
-		return client_fail(c, COMMIS_ERR_INVAL, "fd %d is not a memfd "
-		    "that allows sealing: %s", fd, strerror(errno));
-	if ((missing = want & ~have) != 0) {
-		if (have & F_SEAL_SEAL)
-			return client_fail(c, COMMIS_ERR_INVAL, "fd %d lacks "
-			    "seals 0x%x and allows no more (F_SEAL_SEAL; "
-			    "memfd_create without MFD_ALLOW_SEALING?)", fd,
-			    (unsigned)missing);
-		if (fcntl(fd, F_ADD_SEALS, missing) == -1) {
-			if (errno == EBUSY)
-				return client_fail(c, COMMIS_ERR_INVAL,
-				    "cannot seal fd %d against writes: it is "
-				    "still mapped writable (munmap it first, "
-				    "or use commis_submit_copy)", fd);
-			return client_fail(c, COMMIS_ERR_INVAL,
-			    "cannot seal fd %d: %s", fd, strerror(errno));
-		}
-		have |= missing;
-	}
-	*seals = have;
-	return COMMIS_OK;
-}
-
-/*
- * A fresh segment holding a copy of data, sealed as an input. The copy is
- * a write() into the empty memfd rather than a memcpy into a map of it:
- * the kernel allocates and fills each page in one pass, without a page
- * fault per page (about 1.8x faster for 64 MiB, docs/benchmarks.md).
- */
-static int
-client_seg_copy(struct commis_client *c, const void *data, size_t len,
-    int *fdp)
-{
-	const uint8_t	*p = data;
-	void		*map;
-	ssize_t		 n;
-	int		 fd, saved;
-
-	*fdp = -1;
-	if ((fd = seg_create("commis-input", 0, &map)) == -1)
-		return client_fail(c, COMMIS_ERR_NOMEM,
-		    "cannot create a %zu-byte segment: %s", len,
-		    strerror(errno));
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			saved = errno;
-			close(fd);
-			return client_fail(c, COMMIS_ERR_NOMEM,
-			    "cannot fill a segment: %s", strerror(saved));
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (seg_seal(fd, SEG_INPUT) == -1) {
-		saved = errno;
-		close(fd);
-		return client_fail(c, COMMIS_ERR_NOMEM,
-		    "cannot seal a new segment: %s", strerror(saved));
-	}
-	*fdp = fd;
-	return COMMIS_OK;
-}
-
-int
-commis_submit_copy(commis_client *c, const char *handler, const void *data,
-    size_t len, const struct commis_submit_opts *opts,
-    struct commis_result *out)
-{
-	struct client_wait	w;
-	int			fd, rc;
-
-	if (c == NULL || out == NULL)
-		return COMMIS_ERR_INVAL;
-	client_result_init(out);
-	if (c->broken)
-		return c->broken;
-	if (data == NULL && len > 0)
-		return client_fail(c, COMMIS_ERR_INVAL, "no data");
-	if ((rc = client_seg_copy(c, data, len, &fd)) != COMMIS_OK)
-		return rc;
-	memset(&w, 0, sizeof w);
-	rc = client_submit(c, handler, NULL, 0, opts, 0, fd, &w.id);
-	/* Sent (or not): commisd holds its own reference now. */
-	close(fd);
-	if (rc != COMMIS_OK)
-		return rc;
-	w.type = COMMIS_MSG_RESULT;
-	w.res = out;
-	return client_pump(c, &w, -1);
-}
-
-int
-commis_submit_fd(commis_client *c, const char *handler, int fd,
-    const struct commis_submit_opts *opts, struct commis_result *out)
-{
-	int	rc, seals;
-
-	if (c == NULL || out == NULL)
-		return COMMIS_ERR_INVAL;
-	client_result_init(out);
-	if (c->broken)
-		return c->broken;
-	if ((rc = client_seal_fd(c, fd, COMMIS_SEALS_INPUT, &seals)) !=
-	    COMMIS_OK)
-		return rc;
-	return client_submit_sync(c, handler, NULL, 0, opts, 0, fd, out);
-}
-
-int
-commis_submit_fd_async(commis_client *c, const char *handler, int fd,
-    const struct commis_submit_opts *opts, uint64_t *request_id)
-{
-	uint64_t	id;
-	int		rc, seals;
-
-	if (c == NULL)
-		return COMMIS_ERR_INVAL;
-	if (c->broken)
-		return c->broken;
-	if ((rc = client_seal_fd(c, fd, COMMIS_SEALS_INPUT, &seals)) !=
-	    COMMIS_OK ||
-	    (rc = client_submit(c, handler, NULL, 0, opts, 0, fd, &id)) !=
-	    COMMIS_OK)
-		return rc;
-	c->inflight++;
-	if (request_id != NULL)
-		*request_id = id;
-	return COMMIS_OK;
-}
-
-int
-commis_submit_inplace(commis_client *c, const char *handler,
-    struct commis_seg *seg, const struct commis_submit_opts *opts,
-    struct commis_result *out)
-{
-	int	rc, seals;
-
-	if (c == NULL || out == NULL)
-		return COMMIS_ERR_INVAL;
-	client_result_init(out);
-	if (c->broken)
-		return c->broken;
-	if (seg == NULL)
-		return client_fail(c, COMMIS_ERR_INVAL, "no segment");
-	if ((rc = client_seal_fd(c, seg->fd, COMMIS_SEALS_INPLACE, &seals)) !=
-	    COMMIS_OK)
-		return rc;
-	if (seals & F_SEAL_WRITE)
-		return client_fail(c, COMMIS_ERR_INVAL, "fd %d is sealed "
-		    "against writes: it cannot be transformed in place",
-		    seg->fd);
-	return client_submit_sync(c, handler, NULL, 0, opts,
-	    COMMIS_SUBMIT_INPLACE, seg->fd, out);
-}
-
-/* --- the in-place segment pool --- */
-
-/* A pool's segment: the public part first, so a commis_seg is one. */
-struct segpool_seg {
-	struct commis_seg	 seg;
-	struct segpool_seg	*next;		/* idle list, oldest first */
-};
-
-struct commis_segpool {
-	size_t			 max_bytes;
-	size_t			 idle_bytes;
-	struct segpool_seg	*head;
-	struct segpool_seg	**tail;
-};
-
-static void
-segpool_seg_free(struct segpool_seg *e)
-{
-	seg_unmap(e->seg.data, e->seg.size);
-	if (e->seg.fd != -1)
-		close(e->seg.fd);
-	free(e);
-}
-
-commis_segpool *
-commis_segpool_new(size_t max_bytes)
-{
-	struct commis_segpool	*p;
-
-	if ((p = calloc(1, sizeof *p)) == NULL)
-		return NULL;
-	p->max_bytes = max_bytes;
-	p->tail = &p->head;
-	return p;
-}
-
-void
-commis_segpool_free(commis_segpool *p)
-{
-	struct segpool_seg	*e;
-
-	if (p == NULL)
-		return;
-	while ((e = p->head) != NULL) {
-		p->head = e->next;
-		segpool_seg_free(e);
-	}
-	free(p);
-}
-
-/* Unlinks the newest idle segment of exactly size bytes (its pages are
- * the likeliest to be warm), or NULL. */
-static struct segpool_seg *
-segpool_take(struct commis_segpool *p, size_t size)
-{
-	struct segpool_seg	**pp, **found = NULL, *e;
-
-	for (pp = &p->head; *pp != NULL; pp = &(*pp)->next) {
-		if ((*pp)->seg.size == size)
-			found = pp;
-	}
-	if (found == NULL)
-		return NULL;
-	e = *found;
-	if ((*found = e->next) == NULL)
-		p->tail = found;
-	e->next = NULL;
-	p->idle_bytes -= size;
-	return e;
-}
-
-struct commis_seg *
-commis_seg_get(commis_segpool *p, size_t size)
-{
-	struct segpool_seg	*e;
-	void			*map = NULL;
-	int			 fd, saved;
-
-	if (size == 0) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (p != NULL && (e = segpool_take(p, size)) != NULL)
-		return &e->seg;
-	if ((e = calloc(1, sizeof *e)) == NULL)
-		return NULL;
-	/* Size sealed, contents writable: transformed in place, reused. */
-	if ((fd = seg_create("commis-inplace", size, &map)) == -1 ||
-	    seg_seal(fd, SEG_INPLACE) == -1) {
-		saved = errno;
-		if (fd != -1) {
-			seg_unmap(map, size);
-			close(fd);
-		}
-		free(e);
-		errno = saved;
-		return NULL;
-	}
-	e->seg.fd = fd;
-	e->seg.data = map;
-	e->seg.size = size;
-	return &e->seg;
-}
-
-void
-commis_seg_put(commis_segpool *p, struct commis_seg *seg)
-{
-	struct segpool_seg	*e = (struct segpool_seg *)seg;
-
-	if (seg == NULL)
-		return;
-	if (p == NULL || seg->size > p->max_bytes) {
-		segpool_seg_free(e);
-		return;
-	}
-	e->next = NULL;
-	*p->tail = e;
-	p->tail = &e->next;
-	p->idle_bytes += seg->size;
-	while (p->idle_bytes > p->max_bytes) {
-		e = p->head;
-		if ((p->head = e->next) == NULL)
-			p->tail = &p->head;
-		p->idle_bytes -= e->seg.size;
-		segpool_seg_free(e);
-	}
 }

@@ -1,6 +1,6 @@
 /*
- * commis: the command-line client. Everything but main() is in cli.c, so
- * that the tests link the same code.
+ * commis: the command-line client. Everything but main() is in cli.c and
+ * the cli_*.c modules, so that the tests link the same code.
  */
 #include "cli.h"
 

@@ -1,7 +1,9 @@
 /*
- * A pool: its workers, its run queue and its counters. pool.c forks,
- * reaps, replaces, recycles and scales workers; dispatch.c moves jobs
- * between the queue and the workers.
+ * A pool: its workers, its run queue and its counters. The pool module is
+ * two files sharing pool_int.h: pool.c forks, reaps, replaces and kills
+ * workers; pool_size.c decides how many a pool wants and which ones are
+ * recycled or scaled away. dispatch.c moves jobs between the queue and the
+ * workers.
  */
 #ifndef COMMIS_POOL_H
 #define COMMIS_POOL_H
