@@ -252,3 +252,18 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) \
 	    $(PKG_LIBS)
+
+# Chaos harness (docs/reliability.md): jobs through a pool under random
+# SIGKILL, SIGSTOP/SIGCONT and fault jobs, then checks that nothing was
+# lost. Options go in CHAOS_ARGS, e.g. "--quick" (the CI size).
+CHAOS_ARGS ?=
+
+.PHONY: chaos chaos-run
+chaos: deps
+	$(MAKE) chaos-run
+
+chaos-run: all $(BUILD)/commis-chaos $(BUILD)/testmod.so
+	COMMIS_BUILD=$(abspath $(BUILD)) $(BUILD)/commis-chaos $(CHAOS_ARGS)
+
+$(BUILD)/commis-chaos: $(BUILD)/tests/chaos/chaos.o $(BUILD)/libcommis.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^

@@ -627,7 +627,7 @@ START_TEST(test_load)
 	char			*cause = NULL, want[64];
 
 	set = load_testmod();
-	ck_assert_uint_eq(handlers_count(set), 11);
+	ck_assert_uint_eq(handlers_count(set), 12);
 	ck_assert_ptr_nonnull(handlers_find(set, "echo"));
 	ent = handlers_find(set, "test.state");
 	ck_assert_ptr_nonnull(ent);
@@ -686,7 +686,7 @@ START_TEST(test_load_duplicate)
 	    test_build_path("testmod.so"));
 	ck_assert_str_eq(cause, want);
 	free(cause);
-	ck_assert_uint_eq(handlers_count(set), 11);
+	ck_assert_uint_eq(handlers_count(set), 12);
 
 	/* The failed load's dlclose must not have unmapped the first one. */
 	tcall_init(&t, "abc");

@@ -12,10 +12,16 @@
  *	test.big	input: a decimal byte count; output: that many bytes
  *			of "abcdefghijklmnopqrstuvwxyz" repeated
  *	test.hog	"MIB[,HOLD_MS]": leaks MIB MiB, then holds HOLD_MS
+ *	test.mark	"TOKEN[,MS]": appends "TOKEN PID\n" to the file named by
+ *			$COMMIS_CHAOS_LOG in one write(2), then spins briefly,
+ *			or sleeps MS ms (stopping early if cancelled): the
+ *			chaos harness's record of every attempt (tests/chaos)
  *
  * Built with -DTESTMOD_BADABI it declares ABI 999, to test the loader's
  * refusal.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +37,7 @@
 #endif
 
 #define TESTMOD_BIG_MAX	(1024u << 20)
+#define TESTMOD_MARK_SPIN_NS	50000L	/* test.mark without MS */
 
 static void	*testmod_leak;
 
@@ -178,6 +185,71 @@ bad:
 	return -1;
 }
 
+/*
+ * "TOKEN[,MS]": one line "TOKEN PID\n" appended with a single write(2), so
+ * that lines from concurrent workers never interleave; the file is opened
+ * and closed on each call, so the worker's fd count does not change.
+ */
+static int
+testmod_mark(struct commis_call *call)
+{
+	char			 arg[128], line[160];
+	const char		*path = getenv("COMMIS_CHAOS_LOG");
+	struct timespec		 ts = { 0, 1000 * 1000 }, t0, t;
+	unsigned long		 ms = 0, waited;
+	char			*comma;
+	int			 fd, n;
+	ssize_t			 w;
+
+	if (call->input_len == 0 || call->input_len >= sizeof arg)
+		goto bad;
+	memcpy(arg, call->input, call->input_len);
+	arg[call->input_len] = '\0';
+	if ((comma = strchr(arg, ',')) != NULL) {
+		*comma = '\0';
+		if (sscanf(comma + 1, "%lu", &ms) != 1 || ms > 600000)
+			goto bad;
+	}
+	if (arg[0] == '\0' || strpbrk(arg, " \n") != NULL)
+		goto bad;
+	if (path == NULL) {
+		call->error(call, "test.mark: COMMIS_CHAOS_LOG is not set");
+		return -1;
+	}
+	n = snprintf(line, sizeof line, "%s %ld\n", arg, (long)getpid());
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0644)) == -1) {
+		call->error(call, "test.mark: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	do
+		w = write(fd, line, (size_t)n);
+	while (w == -1 && errno == EINTR);
+	close(fd);
+	if (w != n) {
+		call->error(call, "test.mark: short write to %s", path);
+		return -1;
+	}
+	if (ms == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		while ((t.tv_sec - t0.tv_sec) * 1000000000L +
+		    (t.tv_nsec - t0.tv_nsec) < TESTMOD_MARK_SPIN_NS);
+	}
+	for (waited = 0; waited < ms; waited++) {
+		if (call->cancelled(call)) {
+			call->error(call, "cancelled");
+			return -1;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+bad:
+	call->error(call, "test.mark: expected TOKEN[,MS]");
+	return -1;
+}
+
 static const struct commis_handler testmod_handlers[] = {
 	{ "test.upper", COMMIS_HANDLER_THREAD_SAFE, NULL, testmod_upper,
 	    NULL },
@@ -186,6 +258,7 @@ static const struct commis_handler testmod_handlers[] = {
 	{ "test.fail", COMMIS_HANDLER_THREAD_SAFE, NULL, testmod_fail, NULL },
 	{ "test.big", COMMIS_HANDLER_THREAD_SAFE, NULL, testmod_big, NULL },
 	{ "test.hog", 0, NULL, testmod_hog, NULL },
+	{ "test.mark", COMMIS_HANDLER_THREAD_SAFE, NULL, testmod_mark, NULL },
 };
 
 const struct commis_module commis_module = {
