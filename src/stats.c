@@ -223,7 +223,8 @@ stats_json(struct supervisor *sup, struct evbuffer *eb)
 	size_t		i;
 
 	evbuffer_add_printf(eb, "{\"version\":\"%s\",\"pid\":%ld,"
-	    "\"uptime_ms\":%llu,\"connections\":%zu,\"refused\":%llu,"
+	    "\"uptime_ms\":%llu,\"connections\":%zu,\"dropped\":%llu,"
+	    "\"refused\":%llu,"
 	    "\"denied\":%llu,\"slow_clients\":%llu,\"throttled\":%zu,"
 	    "\"output_bytes\":%zu,\"jobs\":%zu,"
 	    "\"segments\":%zu,"
@@ -232,6 +233,7 @@ stats_json(struct supervisor *sup, struct evbuffer *eb)
 	    (long)sup->pid,
 	    (unsigned long long)((now - sup->start_ns) / NS_PER_MS),
 	    control_nconns(sup->control),
+	    (unsigned long long)control_stats(sup->control)->dropped,
 	    (unsigned long long)control_stats(sup->control)->refused,
 	    (unsigned long long)control_stats(sup->control)->denied,
 	    (unsigned long long)control_stats(sup->control)->slow,

@@ -26,6 +26,7 @@ static Suite *(*const suites[])(void) = {
 	notify_suite,
 	hist_suite,
 	metrics_suite,
+	hostile_suite,
 };
 
 int

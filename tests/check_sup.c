@@ -808,7 +808,8 @@ END_TEST
 START_TEST(test_stats_schema)
 {
 	static const char *const keys[] = {
-		"version", "pid", "uptime_ms", "connections", "refused",
+		"version", "pid", "uptime_ms", "connections", "dropped",
+		"refused",
 		"denied", "slow_clients", "throttled", "output_bytes", "jobs",
 		"segments", "results_kept", "results_bytes", "dead", "reloads",
 		"stopping", "pools", "name", "isolation", "mode", "state",
