@@ -221,7 +221,8 @@ clean:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Fuzzing (clang's libFuzzer with ASan and UBSan): tests/fuzz/fuzz_*.c,
-# each run for FUZZ_SECONDS, keeping its corpus in build-fuzz/.
+# each run for FUZZ_SECONDS from the seeds in tests/fuzz/seeds/TARGET,
+# keeping what it finds in build-fuzz/corpus-TARGET.
 FUZZ_SECONDS ?= 30
 FUZZ_CC	?= clang
 FUZZ_FLAGS = -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Wall -Wextra \
@@ -237,7 +238,7 @@ fuzz: deps
 	$(MAKE) fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
 	    mkdir -p build-fuzz/corpus-$$t; \
-	    seeds=; [ $$t = config ] && seeds=conf; \
+	    seeds=tests/fuzz/seeds/$$t; \
 	    echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
 	    if ! build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
 	        -print_final_stats=1 build-fuzz/corpus-$$t $$seeds \
@@ -248,7 +249,7 @@ fuzz: deps
 
 fuzz-build: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(SUP_SRCS)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) \
 	    $(PKG_LIBS)
