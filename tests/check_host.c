@@ -101,16 +101,7 @@ ht_fork(struct ht *t, unsigned threads, uint32_t max_payload,
 static struct frame_hdr
 ht_recv_fd(struct ht *t, struct mbuf *m, int *fd)
 {
-	struct frame	f;
-	int		r;
-
-	while ((r = frame_dec_next(&t->dec, &f)) == 0)
-		ck_assert_int_gt(frame_dec_read(&t->dec, t->fd), 0);
-	ck_assert_int_eq(r, 1);
-	mbuf_reset(m);
-	mbuf_add(m, f.payload, f.hdr.len);
-	*fd = f.fd;
-	return f.hdr;
+	return test_recv_frame(&t->dec, t->fd, m, fd);
 }
 
 static struct frame_hdr

@@ -348,3 +348,18 @@ test_wait_stat(commis_client *cl, const char *key, long long min)
 	ck_assert_msg(test_poll(test_stat_reached, &a, 20000),
 	    "stats %s never reached %lld", key, min);
 }
+
+struct frame_hdr
+test_recv_frame(struct frame_dec *d, int sock, struct mbuf *m, int *fd)
+{
+	struct frame	f;
+	int		r;
+
+	while ((r = frame_dec_next(d, &f)) == 0)
+		ck_assert_int_gt(frame_dec_read(d, sock), 0);
+	ck_assert_int_eq(r, 1);
+	mbuf_reset(m);
+	mbuf_add(m, f.payload, f.hdr.len);
+	*fd = f.fd;
+	return f.hdr;
+}

@@ -66,6 +66,15 @@ int	 testd_stop(struct testd *);
 int	 test_poll(int (*fn)(void *), void *arg, int ms);
 
 
+/* Playing the supervisor on a worker's or host's channel. */
+#include "frame.h"
+#include "msg.h"
+
+/* Blocks for the next frame from sock through d; copies its payload into
+ * m and hands its fd (or -1) to *fd. */
+struct frame_hdr test_recv_frame(struct frame_dec *d, int sock, struct mbuf *m,
+	    int *fd);
+
 /* Integration helpers: a daemon plus a libcommis client. */
 #include "commis/client.h"
 
