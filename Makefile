@@ -26,7 +26,7 @@ TEST_CFLAGS = $(shell pkg-config --cflags $(TESTPKGS))
 TEST_LIBS  = $(shell pkg-config --libs $(TESTPKGS))
 
 # libcommis: what a client links.
-LIB_SRCS = src/msg.c src/frame.c src/seg.c src/client.c src/client_jobs.c src/client_seg.c
+LIB_SRCS = src/msg.c src/frame.c src/seg.c src/client.c src/client_jobs.c src/client_out.c src/client_seg.c
 # commisd without its main(), so that tests link every other object.
 SUP_SRCS = src/log.c src/notify.c src/config.c src/config_yaml.c src/config_keys.c src/chan.c src/queue.c src/idmap.c \
 	src/job.c src/dispatch.c src/admin.c \

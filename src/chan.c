@@ -3,6 +3,13 @@
  * for output, and two libevent events. A channel knows frames, not what
  * they mean; its owner gets each frame and each failure through callbacks.
  *
+ * Output is batched: a frame queued for a peer with nothing pending marks
+ * the channel's write event active instead of writing at once, and
+ * libevent runs it after the callbacks already active in this loop
+ * iteration (every socket epoll reported readable). So the replies to a
+ * whole read of pipelined requests, or the jobs one read of results let
+ * the pool dispatch, leave in one writev rather than one per frame.
+ *
  * Backpressure: a peer that does not read what it is sent gets no more of
  * its requests handled once CHAN_OUT_HIGH bytes wait for it, until they
  * drain below CHAN_OUT_LOW: frames already read stay in the decoder and
@@ -56,6 +63,7 @@ struct chan {
 
 static void	chan_read_cb(evutil_socket_t, short, void *);
 static void	chan_write_cb(evutil_socket_t, short, void *);
+static void	chan_flush(struct chan *);
 
 struct chan *
 chan_new(struct event_base *base, int fd, uint32_t max_len,
@@ -106,6 +114,10 @@ chan_free(struct chan *c)
 {
 	if (c == NULL || c->dead)
 		return;
+	/* What waits (a last ERROR, say) gets one try before the close. */
+	if (c->fd != -1 && !c->werr && c->out != NULL &&
+	    evbuffer_get_length(c->out) > 0)
+		chan_flush(c);
 	c->dead = 1;
 	if (c->rev != NULL)
 		event_del(c->rev);
@@ -277,8 +289,10 @@ chan_send_fd(struct chan *c, uint8_t type, uint64_t id, const void *p1,
 		c->ofds[c->nofds++].fd = dup;
 	}
 	c->out_total += sizeof hdr + n1 + n2;
+	/* Written once this loop iteration's callbacks are done, so that
+	 * every frame they queue for this peer goes in one write. */
 	if (idle)
-		chan_flush(c);
+		event_active(c->wev, EV_WRITE, 0);
 	if (!c->throttled && evbuffer_get_length(c->out) > CHAN_OUT_HIGH) {
 		c->throttled = 1;
 		event_del(c->rev);

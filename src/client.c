@@ -201,6 +201,7 @@ commis_connect(const char *path, commis_client **out)
 	c->next_id = 1;
 	c->tail = &c->head;
 	frame_dec_init(&c->dec, CLIENT_REPLY_MAX);
+	mbuf_init(&c->out);
 	*out = c;
 	return COMMIS_OK;
 }
@@ -217,6 +218,10 @@ commis_close(commis_client *c)
 		commis_result_free(&d->res);
 		free(d);
 	}
+	/* Like fclose: what is corked still goes, if it can. */
+	if (c->out.len > 0 && !c->broken)
+		client_flush(c);
+	mbuf_free(&c->out);
 	frame_dec_free(&c->dec);
 	if (c->fd != -1)
 		close(c->fd);
@@ -607,6 +612,9 @@ client_pump(struct commis_client *c, struct client_wait *w, int timeout_ms)
 
 	if (timeout_ms > 0)
 		deadline = client_now_ns() / 1000000 + (uint64_t)timeout_ms;
+	/* Corked requests go before any wait for their replies. */
+	if (c->out.len > 0 && (rc = client_flush(c)) != COMMIS_OK)
+		return rc;
 	for (;;) {
 		if (c->broken)
 			return c->broken;
@@ -628,33 +636,6 @@ client_pump(struct commis_client *c, struct client_wait *w, int timeout_ms)
 		if ((rc = client_fill(c, ms)) != COMMIS_OK)
 			return rc;
 	}
-}
-
-/* Sends one frame; fd (or -1) goes with it as a reference, not closed. */
-static int
-client_send(struct commis_client *c, uint8_t type, uint64_t id,
-    const void *p1, size_t n1, const void *p2, size_t n2, int fd)
-{
-	int	saved;
-
-	if (c->broken)
-		return c->broken;
-	if (c->events_id != 0)
-		return client_fail(c, COMMIS_ERR_INVAL, "the connection is an "
-		    "event stream: use another one for requests");
-	if (frame_send(c->fd, type, 0, id, p1, n1, p2, n2, fd) == 0)
-		return COMMIS_OK;
-	saved = errno;
-	/*
-	 * commisd may have said why before closing (version mismatch,
-	 * shutting down): read what is there so that message wins.
-	 */
-	while (!c->broken && client_pump(c, NULL, 0) == COMMIS_OK)
-		;
-	if (c->broken)
-		return c->broken;
-	return client_fail(c, COMMIS_ERR_IO, "send to commisd: %s",
-	    strerror(saved));
 }
 
 static int

@@ -1,7 +1,7 @@
 /*
  * libcommis's insides, shared by its modules: client.c (the connection,
  * I/O and the matching of replies), client_jobs.c (the calls about a job
- * id, ADMIN and events) and client_seg.c (segment submits and the segment
+ * id, ADMIN and events), client_out.c (sending, corking) and client_seg.c (segment submits and the segment
  * pool). Not installed: the public API is commis/client.h, and a
  * commis_client stays opaque to every program that links libcommis.
  */
@@ -13,6 +13,7 @@
 
 #include "commis/client.h"
 #include "frame.h"
+#include "msg.h"
 
 /* A result that came in and was not collected yet. */
 struct client_done {
@@ -28,6 +29,8 @@ struct commis_client {
 	struct client_done	**tail;
 	size_t			 nqueued;
 	struct frame_dec	 dec;
+	struct mbuf		 out;		/* corked frames (client_out.c) */
+	int			 corked;
 	int			 broken;	/* sticky rc, 0 while usable */
 	int			 errcode;	/* enum commis_err of the last
 						   failure if a rejection */
@@ -67,6 +70,12 @@ int	client_submit(struct commis_client *, const char *handler,
 int	client_submit_sync(struct commis_client *, const char *handler,
 	    const void *data, size_t len, const struct commis_submit_opts *,
 	    uint32_t flags, int fd, struct commis_result *out);
+/* Sends one frame, or corks it (client_out.c); fd (or -1) goes with
+ * it as a reference, not closed. */
+int	client_send(struct commis_client *, uint8_t type, uint64_t id,
+	    const void *p1, size_t n1, const void *p2, size_t n2, int fd);
+/* Writes every corked frame, taking in replies while the socket is full. */
+int	client_flush(struct commis_client *);
 /* Sends a request without data and waits for its reply to w. */
 int	client_call(struct commis_client *, struct client_wait *w,
 	    uint8_t type, const void *p, size_t n);

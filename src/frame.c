@@ -163,6 +163,12 @@ frame_dec_pop_fd(struct frame_dec *d)
 ssize_t
 frame_dec_read(struct frame_dec *d, int sock)
 {
+	return frame_dec_recv(d, sock, 0);
+}
+
+ssize_t
+frame_dec_recv(struct frame_dec *d, int sock, int flags)
+{
 	union {
 		struct cmsghdr	hdr;
 		char		buf[CMSG_SPACE(sizeof(int) * FRAME_MAX_FDS)];
@@ -190,7 +196,7 @@ frame_dec_read(struct frame_dec *d, int sock)
 	msg.msg_iovlen = 1;
 	msg.msg_control = cbuf.buf;
 	msg.msg_controllen = sizeof cbuf.buf;
-	if ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) == -1)
+	if ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags)) == -1)
 		return -1;
 
 	start = d->pos + (d->len - d->off);

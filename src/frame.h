@@ -74,6 +74,8 @@ void	 frame_dec_free(struct frame_dec *);
  * with errno (EAGAIN/EINTR are the caller's to retry) or with d->err set.
  */
 ssize_t	 frame_dec_read(struct frame_dec *, int sock);
+/* The same with recvmsg flags added (MSG_DONTWAIT). */
+ssize_t	 frame_dec_recv(struct frame_dec *, int sock, int flags);
 /* Appends bytes as if read; fd (or -1) arrived with them. 0 or -1. */
 int	 frame_dec_feed(struct frame_dec *, const void *, size_t, int fd);
 /*

@@ -152,8 +152,11 @@ job_table_free(struct job_table *t)
 	if (t == NULL)
 		return;
 	while ((job = idmap_next(&t->ids, &pos)) != NULL) {
+		/* job_free() deletes it: a later member of its run may
+		 * move into the hole, so look at that slot again. Starting
+		 * over instead made a stop with many results quadratic. */
 		job_free(t, job);
-		pos = 0;
+		pos--;
 	}
 	idmap_free(&t->ids);
 	if (t->sweep != NULL)

@@ -99,6 +99,17 @@ int		 commis_poll_result(commis_client *, struct commis_result *out);
 /* Blocks up to timeout_ms (-1: no limit) for the next result. */
 int		 commis_wait_result(commis_client *, int timeout_ms,
 		    struct commis_result *out);
+/*
+ * Batching, like a corked socket: after commis_cork(), requests without
+ * a segment collect in the library and leave together in one write when
+ * 256 KiB wait, on commis_flush() or commis_uncork(), and before any call
+ * that waits for commisd (commis_wait_result, commis_submit_wait, ...)
+ * or sends a segment. A caller that polls commis_fd() itself calls
+ * commis_flush() before it polls. Off by default.
+ */
+int		 commis_cork(commis_client *);
+int		 commis_uncork(commis_client *);
+int		 commis_flush(commis_client *);
 /* Requests submitted and not yet collected. */
 size_t		 commis_pending(const commis_client *);
 void		 commis_result_free(struct commis_result *);
