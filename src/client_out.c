@@ -21,7 +21,7 @@
 #include "client_int.h"
 #include "msg.h"
 
-#define CLIENT_CORK_MAX	(256u << 10)	/* bytes corked before a write */
+#define CLIENT_CORK_MAX	(64u << 10) 	/* bytes corked before a write */
 
 /* Reads what commisd sent into the decoder, while our output waits. */
 static int

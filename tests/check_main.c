@@ -27,6 +27,7 @@ static Suite *(*const suites[])(void) = {
 	hist_suite,
 	metrics_suite,
 	hostile_suite,
+	batch_suite,
 };
 
 int

@@ -29,6 +29,7 @@ Suite	*notify_suite(void);
 Suite	*hist_suite(void);
 Suite	*metrics_suite(void);
 Suite	*hostile_suite(void);
+Suite	*batch_suite(void);
 
 /* A fresh mkdtemp directory under $TMPDIR; the path is malloc'd. */
 char	*test_tmpdir(void);

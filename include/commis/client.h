@@ -102,7 +102,7 @@ int		 commis_wait_result(commis_client *, int timeout_ms,
 /*
  * Batching, like a corked socket: after commis_cork(), requests without
  * a segment collect in the library and leave together in one write when
- * 256 KiB wait, on commis_flush() or commis_uncork(), and before any call
+ * 64 KiB wait, on commis_flush() or commis_uncork(), and before any call
  * that waits for commisd (commis_wait_result, commis_submit_wait, ...)
  * or sends a segment. A caller that polls commis_fd() itself calls
  * commis_flush() before it polls. Off by default.
