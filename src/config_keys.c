@@ -114,12 +114,13 @@ const struct config_key config_top_keys[] = {
 	  .min = 0, .max = 86400000, .def = "300000",
 	  .help = "Milliseconds a finished job's result (status, output and "
 	  "cause) is kept for `commis status` and `commis wait`; 0 keeps "
-	  "none." },
+	  "none. A result already received by the client that submitted "
+	  "the job and waited for it is not kept." },
 	{ .name = "result_max_bytes", .type = CT_SIZE, TOP(result_max_bytes),
 	  .min = 0, .max = 1LL << 30, .def = "64M",
-	  .help = "Total bytes of kept results (output and cause); beyond it "
-	  "the oldest results are dropped first, before their "
-	  "`result_ttl_ms`." },
+	  .help = "Total bytes of kept results: output and cause, plus about "
+	  "330 bytes of bookkeeping each; beyond it the oldest results are "
+	  "dropped first, before their `result_ttl_ms`." },
 	{ .name = "dead_max", .type = CT_U32, TOP(dead_max),
 	  .min = 0, .max = 1000000, .def = "1000",
 	  .help = "Jobs kept in the dead-letter list (jobs that ended "

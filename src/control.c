@@ -404,11 +404,11 @@ control_result_to(struct control *ctl, uint64_t conn_id, uint64_t req_id,
 	mbuf_u8(&m, (uint8_t)job->status);
 	mbuf_u16(&m, job->attempts > UINT16_MAX ? UINT16_MAX :
 	    (uint16_t)job->attempts);
-	mbuf_str(&m, job->cause);
+	mbuf_str(&m, job->end->cause);
 	/* Of the last attempt; a job that never ran has none. */
 	mbuf_u64(&m, job->start_ns ? (job->start_ns - job->submit_ns) / 1000 :
 	    0);
-	mbuf_u64(&m, job->start_ns ? (job->done_ns - job->start_ns) / 1000 :
+	mbuf_u64(&m, job->start_ns ? (job->end->done_ns - job->start_ns) / 1000 :
 	    0);
 	mbuf_u64(&m, job->cpu_us);
 	mbuf_u64(&m, job->maxrss_kb);

@@ -287,9 +287,9 @@ control_status(struct conn *c, struct frame *f)
 	mbuf_u8(&m, job->state == JOB_DONE ? (uint8_t)job->status : 0);
 	mbuf_u16(&m, job->attempts > UINT16_MAX ? UINT16_MAX :
 	    (uint16_t)job->attempts);
-	mbuf_str(&m, job->pool_name);
+	mbuf_str(&m, JOB_POOL_NAME(job));
 	mbuf_str(&m, job->handler);
-	mbuf_str(&m, job->state == JOB_DONE ? job->cause : "");
+	mbuf_str(&m, job->state == JOB_DONE ? job->end->cause : "");
 	if (!m.err)
 		chan_send(c->chan, COMMIS_MSG_JOB_INFO, f->hdr.id, m.data, m.len,
 		    NULL, 0);

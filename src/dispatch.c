@@ -71,7 +71,7 @@ dispatch_one(struct worker *w, struct job *job)
 	pool_worker_unset_idle(w);
 	job->state = JOB_SENT;
 	job->worker = w;
-	evtimer_del(job->timer);	/* the queue deadline is met */
+	job_timer_stop(job);	/* the queue deadline is met */
 	TAILQ_INSERT_TAIL(&w->sent, job, wentry);
 	w->nsent++;
 	/* JOB: str handler, u32 flags, bytes input (inline input goes
@@ -205,7 +205,6 @@ static void
 dispatch_started(struct worker *w, const struct frame *f)
 {
 	struct job	*job;
-	struct timeval	 tv;
 
 	TAILQ_FOREACH(job, &w->sent, wentry) {
 		if (job->id == f->hdr.id)
@@ -227,10 +226,8 @@ dispatch_started(struct worker *w, const struct frame *f)
 	job->start_ns = sup_now_ns();
 	job->timedout = job->grace = 0;
 	w->pool->nrunning++;
-	if (job->timeout_ms > 0) {
-		tv = tv_ms(job->timeout_ms);
-		evtimer_add(job->timer, &tv);
-	}
+	if (job->timeout_ms > 0)
+		job_timer_set(job, job->timeout_ms);
 	control_event(w->pool->sup->control, "{\"type\":\"started\","
 	    "\"job\":%llu,\"pool\":\"%s\",\"worker\":%u,\"pid\":%ld,"
 	    "\"attempt\":%u}", (unsigned long long)job->id, w->pool->cfg.name,
@@ -284,7 +281,7 @@ dispatch_done(struct worker *w, struct frame *f)
 	job->cpu_us = cpu_us;
 	job->maxrss_kb = maxrss_kb;
 	p->nrunning--;
-	evtimer_del(job->timer);
+	job_timer_stop(job);
 	job->worker = NULL;
 	if (ok == 0)
 		job_finish_fd(p->sup->jobs, job, COMMIS_ST_SUCCEEDED, "",
@@ -368,7 +365,6 @@ void
 dispatch_cancel(struct job *job)
 {
 	struct worker	*w = job->worker;
-	struct timeval	 tv;
 
 	if (w == NULL)
 		return;
@@ -380,15 +376,13 @@ dispatch_cancel(struct job *job)
 		return;
 	dispatch_send(w, COMMIS_MSG_CANCEL, job->id, NULL, 0, NULL, 0);
 	job->grace = 1;
-	tv = tv_ms(w->pool->cfg.kill_grace_ms);
-	evtimer_add(job->timer, &tv);
+	job_timer_set(job, w->pool->cfg.kill_grace_ms);
 }
 
 void
 dispatch_job_timer(struct job *job)
 {
 	struct worker	*w = job->worker;
-	struct timeval	 tv;
 	char		 cause[64];
 
 	if (w == NULL || w->state == W_STOPPING)
@@ -408,8 +402,7 @@ dispatch_job_timer(struct job *job)
 	    cause);
 	dispatch_send(w, COMMIS_MSG_CANCEL, job->id, NULL, 0, NULL, 0);
 	job->grace = 1;
-	tv = tv_ms(w->pool->cfg.kill_grace_ms);
-	evtimer_add(job->timer, &tv);
+	job_timer_set(job, w->pool->cfg.kill_grace_ms);
 }
 
 /*
@@ -445,7 +438,7 @@ dispatch_worker_lost(struct worker *w, const char *how)
 		TAILQ_REMOVE(&w->running, job, wentry);
 		w->nrun--;
 		p->nrunning--;
-		evtimer_del(job->timer);
+		job_timer_stop(job);
 		if (culprit != 0 && job->id != culprit && !w->exiting) {
 			/* Another thread's crash: back without a charge. */
 			job->attempts--;

@@ -30,6 +30,10 @@
 #include "sup.h"
 
 #define JOB_SWEEP_MS	1000	/* how often kept results are aged out */
+#define JOB_SPARE_MAX	1024	/* timers kept for reuse */
+/* What a kept result costs besides its bytes: its job and job_end, and
+ * the table's share, so that result_max_bytes bounds their number too. */
+#define JOB_KEPT_COST	(sizeof(struct job) + sizeof(struct job_end) + 96)
 
 struct job_table {
 	struct supervisor	*sup;
@@ -43,6 +47,8 @@ struct job_table {
 	size_t			 ndead;
 	size_t			 nsegs;		/* fds held */
 	struct event		*sweep;
+	struct event		*spare[JOB_SPARE_MAX];	/* unused timers */
+	size_t			 nspare;
 };
 
 static const char *const job_state_names[] = {
@@ -117,6 +123,54 @@ job_seg_count(const struct job_table *t)
 	return t->nsegs;
 }
 
+/* The input, unless it lives in the job's own allocation. */
+static void
+job_drop_data(struct job *job)
+{
+	if (job->data != NULL && job->data != (uint8_t *)job->handler +
+	    job->pool_off + strlen(JOB_POOL_NAME(job)) + 1)
+		free(job->data);
+	job->data = NULL;
+}
+
+static void
+job_timer_release(struct job_table *t, struct job *job)
+{
+	if (job->timer == NULL)
+		return;
+	evtimer_del(job->timer);
+	if (t->nspare < JOB_SPARE_MAX)
+		t->spare[t->nspare++] = job->timer;
+	else
+		event_free(job->timer);
+	job->timer = NULL;
+}
+
+void
+job_timer_set(struct job *job, uint64_t ms)
+{
+	struct job_table	*t = job->pool->sup->jobs;
+	struct timeval		 tv = tv_ms(ms);
+
+	if (job->timer == NULL) {
+		if (t->nspare > 0) {
+			job->timer = t->spare[--t->nspare];
+			event_assign(job->timer, t->sup->base, -1, 0,
+			    job_timer_cb, job);
+		} else if ((job->timer = evtimer_new(t->sup->base,
+		    job_timer_cb, job)) == NULL)
+			fatal("evtimer_new");
+	}
+	evtimer_add(job->timer, &tv);
+}
+
+void
+job_timer_stop(struct job *job)
+{
+	if (job->timer != NULL)
+		job_timer_release(job->pool->sup->jobs, job);
+}
+
 static void
 job_free(struct job_table *t, struct job *job)
 {
@@ -130,16 +184,17 @@ job_free(struct job_table *t, struct job *job)
 		free(w);
 	}
 	idmap_del(&t->ids, job->id);
-	if (job->timer != NULL)
-		event_free(job->timer);
+	job_timer_release(t, job);
 	job_close_seg(t, job);
-	if (job->out_fd != -1) {
-		close(job->out_fd);
-		t->nsegs--;
+	if (job->end != NULL) {
+		if (job->end->out_fd != -1) {
+			close(job->end->out_fd);
+			t->nsegs--;
+		}
+		free(job->end->out);
+		free(job->end);
 	}
-	free(job->data);
-	free(job->cause);
-	free(job->out);
+	job_drop_data(job);
 	free(job);
 }
 
@@ -158,6 +213,8 @@ job_table_free(struct job_table *t)
 		job_free(t, job);
 		pos--;
 	}
+	while (t->nspare > 0)
+		event_free(t->spare[--t->nspare]);
 	idmap_free(&t->ids);
 	if (t->sweep != NULL)
 		event_free(t->sweep);
@@ -201,26 +258,31 @@ job_new(struct job_table *t, struct pool *p, const char *handler,
 {
 	struct job	*job;
 	uint64_t	 now = sup_now_ns();
+	size_t		 hl = strlen(handler) + 1, pl = strlen(p->cfg.name) + 1;
+	size_t		 inl = len <= JOB_INLINE_MAX ? len : 0;
 
-	if ((job = calloc(1, sizeof *job)) == NULL)
+	if (hl > COMMIS_NAME_MAX || pl > COMMIS_NAME_MAX || len > UINT32_MAX)
 		return NULL;
-	if ((len > 0 && (job->data = malloc(len)) == NULL) ||
-	    (job->timer = evtimer_new(t->sup->base, job_timer_cb, job)) == NULL) {
-		free(job->data);
+	if ((job = calloc(1, offsetof(struct job, handler) + hl + pl +
+	    inl)) == NULL)
+		return NULL;
+	memcpy(job->handler, handler, hl);
+	memcpy(job->handler + hl, p->cfg.name, pl);
+	job->pool_off = (uint8_t)hl;
+	if (inl > 0)
+		job->data = (uint8_t *)job->handler + hl + pl;
+	else if (len > 0 && (job->data = malloc(len)) == NULL) {
 		free(job);
 		return NULL;
 	}
 	if (len > 0)
 		memcpy(job->data, data, len);
-	job->len = len;
+	job->len = (uint32_t)len;
 	job->seg_fd = -1;
-	job->out_fd = -1;
 	job->id = ++t->next_id;
 	job->pool = p;
-	snprintf(job->pool_name, sizeof job->pool_name, "%s", p->cfg.name);
-	snprintf(job->handler, sizeof job->handler, "%s", handler);
 	job->qi.priority = priority;
-	job->qi.idx = SIZE_MAX;
+	job->qi.idx = QUEUE_NONE;
 	job->timeout_ms = timeout_ms ? timeout_ms : p->cfg.timeout_ms;
 	job->flags = flags;
 	job->submit_ns = now;
@@ -228,13 +290,14 @@ job_new(struct job_table *t, struct pool *p, const char *handler,
 		deadline_ms = p->cfg.queue_timeout_ms;
 	if (deadline_ms > 0)
 		job->deadline_ns = now + (uint64_t)deadline_ms * 1000000u;
-	/* A delayed job is parked until job_start() arms its timer. */
+	/* A delayed job is parked until job_start() arms its timer; until
+	 * it is queued, start_ns says when that is. */
 	job->state = delay_ms > 0 ? JOB_DELAYED : JOB_QUEUED;
-	job->delay_ms = delay_ms;
+	if (delay_ms > 0)
+		job->start_ns = now + (uint64_t)delay_ms * 1000000u;
 	LIST_INIT(&job->waiters);
 	if (idmap_put(&t->ids, job->id, job) == -1) {
-		event_free(job->timer);
-		free(job->data);
+		job_drop_data(job);
 		free(job);
 		return NULL;
 	}
@@ -244,21 +307,19 @@ job_new(struct job_table *t, struct pool *p, const char *handler,
 
 /* Arms the job's one timer for what it waits for next, if anything. */
 static void
-job_arm(struct job *job, uint64_t delay_ms)
+job_arm(struct job *job)
 {
-	struct timeval	tv;
-	uint64_t	now;
+	uint64_t	now = sup_now_ns(), due;
 
-	if (job->state == JOB_DELAYED) {
-		tv = tv_ms(delay_ms);
-		evtimer_add(job->timer, &tv);
-	} else if (job->state == JOB_QUEUED && job->deadline_ns != 0) {
-		now = sup_now_ns();
-		tv = tv_ms(job->deadline_ns > now ?
-		    (job->deadline_ns - now + 999999) / 1000000 : 0);
-		evtimer_add(job->timer, &tv);
-	} else
-		evtimer_del(job->timer);
+	if (job->state == JOB_DELAYED)
+		due = job->start_ns;
+	else if (job->state == JOB_QUEUED && job->deadline_ns != 0)
+		due = job->deadline_ns;
+	else {
+		job_timer_stop(job);
+		return;
+	}
+	job_timer_set(job, due > now ? (due - now + 999999) / 1000000 : 0);
 }
 
 int
@@ -272,13 +333,13 @@ job_start(struct job_table *t, struct job *job)
 			return -1;
 		p->ndelayed++;
 		TAILQ_INSERT_TAIL(&p->delayed, job, wentry);
-		job_arm(job, job->delay_ms);
+		job_arm(job);
 		return 0;
 	}
 	if (pool_enqueue(p, job, 0) == -1)
 		return -1;
 	/* Dispatch may have sent it already; the deadline then stops. */
-	job_arm(job, 0);
+	job_arm(job);
 	return 0;
 }
 
@@ -303,13 +364,14 @@ job_timer_cb(evutil_socket_t fd, short ev, void *arg)
 		p->ndelayed--;
 		TAILQ_REMOVE(&p->delayed, job, wentry);
 		job->state = JOB_QUEUED;
+		job->start_ns = 0;
 		if (pool_enqueue(p, job, 0) == -1) {
 			job_finish(t, job, COMMIS_ST_FAILED,
 			    "pool cannot take jobs", NULL, 0);
 			return;
 		}
 		if (job->state == JOB_QUEUED)
-			job_arm(job, 0);
+			job_arm(job);
 		return;
 	}
 	if (job->state == JOB_RUNNING) {
@@ -358,7 +420,7 @@ job_wait(struct job_table *t, struct job *job, uint64_t conn_id,
 
 	if (job->state == JOB_DONE) {
 		control_result_to(t->sup->control, conn_id, req_id, job,
-		    job->out, job->outlen, job->out_fd);
+		    job->end->out, job->end->outlen, job->end->out_fd);
 		return 0;
 	}
 	if ((w = calloc(1, sizeof *w)) == NULL)
@@ -412,6 +474,7 @@ job_cancel(struct job_table *t, struct job *job, const char *cause,
 	case JOB_DELAYED:
 		job->pool->ndelayed--;
 		TAILQ_REMOVE(&job->pool->delayed, job, wentry);
+		job->start_ns = 0;	/* it never started */
 		job_finish(t, job, COMMIS_ST_CANCELLED, cause, NULL, 0);
 		return 0;
 	case JOB_QUEUED:
@@ -431,16 +494,18 @@ job_cancel(struct job_table *t, struct job *job, const char *cause,
 static void
 job_unkeep(struct job_table *t, struct job *job)
 {
-	TAILQ_REMOVE(&t->kept, job, kept_entry);
+	struct job_end	*e = job->end;
+
+	TAILQ_REMOVE(&t->kept, job, end->kept_entry);
 	job->kept = 0;
 	t->nkept--;
-	t->kept_bytes -= job->outlen + strlen(job->cause);
-	free(job->out);
-	job->out = NULL;
-	job->outlen = 0;
-	if (job->out_fd != -1) {
-		close(job->out_fd);
-		job->out_fd = -1;
+	t->kept_bytes -= e->outlen + strlen(e->cause) + JOB_KEPT_COST;
+	free(e->out);
+	e->out = NULL;
+	e->outlen = 0;
+	if (e->out_fd != -1) {
+		close(e->out_fd);
+		e->out_fd = -1;
 		t->nsegs--;
 	}
 	if (!job->dead)
@@ -450,11 +515,10 @@ job_unkeep(struct job_table *t, struct job *job)
 static void
 job_undead(struct job_table *t, struct job *job)
 {
-	TAILQ_REMOVE(&t->dead, job, dead_entry);
+	TAILQ_REMOVE(&t->dead, job, end->dead_entry);
 	job->dead = 0;
 	t->ndead--;
-	free(job->data);
-	job->data = NULL;
+	job_drop_data(job);
 	if (!job->kept)
 		job_free(t, job);
 }
@@ -469,7 +533,7 @@ job_evict(struct job_table *t)
 	struct job		*job;
 
 	while ((job = TAILQ_FIRST(&t->kept)) != NULL &&
-	    (now - job->done_ns >= ttl || t->kept_bytes > cfg->result_max_bytes))
+	    (now - job->end->done_ns >= ttl || t->kept_bytes > cfg->result_max_bytes))
 		job_unkeep(t, job);
 	while (t->ndead > cfg->dead_max)
 		job_undead(t, TAILQ_FIRST(&t->dead));
@@ -509,9 +573,9 @@ job_count(struct job *job, enum commis_status st)
 	if (st == COMMIS_ST_TIMEDOUT || st == COMMIS_ST_CRASHED)
 		ps->dead++;
 	if (st != COMMIS_ST_SUCCEEDED)
-		log_job(LOG_LVL_INFO, job->pool_name,
+		log_job(LOG_LVL_INFO, JOB_POOL_NAME(job),
 		    (unsigned long long)job->id, "%s after %u attempt(s): %s",
-		    job_status_name(st), job->attempts, job->cause);
+		    job_status_name(st), job->attempts, job->end->cause);
 }
 
 /* Latency histograms, the slow-job log line, and the finished event. */
@@ -519,16 +583,17 @@ static void
 job_latency(struct job_table *t, struct job *job)
 {
 	struct pool	*p = job->pool;
-	uint64_t	 q, run = 0, e2e = (job->done_ns - job->submit_ns) / 1000;
+	uint64_t	 done = job->end->done_ns, q, run = 0;
+	uint64_t	 e2e = (done - job->submit_ns) / 1000;
 
 	if (p->cfg.latency_stats)
-		histw_add(p->h_e2e, e2e, job->done_ns);
+		histw_add(p->h_e2e, e2e, done);
 	if (job->start_ns != 0) {
 		q = (job->start_ns - job->submit_ns) / 1000;
-		run = (job->done_ns - job->start_ns) / 1000;
+		run = (done - job->start_ns) / 1000;
 		if (p->cfg.latency_stats) {
-			histw_add(p->h_queue, q, job->done_ns);
-			histw_add(p->h_run, run, job->done_ns);
+			histw_add(p->h_queue, q, done);
+			histw_add(p->h_run, run, done);
 		}
 		if (p->cfg.slow_job_ms > 0 && run / 1000 >= p->cfg.slow_job_ms)
 			log_job(LOG_LVL_WARN, p->cfg.name,
@@ -554,27 +619,32 @@ job_finish(struct job_table *t, struct job *job, enum commis_status st,
 	job_finish_fd(t, job, st, cause, out, outlen, -1);
 }
 
-/* Keeps the result for STATUS/WAIT if result_ttl_ms and the byte bound
- * allow; a result segment only when nobody has had it yet. */
+/*
+ * Keeps the result for STATUS/WAIT if result_ttl_ms and the byte bound
+ * allow, unless the client that submitted the job and waited for it has
+ * it (delivered 2): it was delivered. A result segment is kept only when
+ * nobody has had it yet (delivered 0).
+ */
 static void
 job_keep(struct job_table *t, struct job *job, const void *out,
     size_t outlen, int out_fd, int delivered)
 {
 	const struct config	*cfg = t->sup->cfg;
-	size_t			 cost = outlen + strlen(job->cause);
+	struct job_end		*e = job->end;
+	size_t			 cost = outlen + strlen(e->cause) + JOB_KEPT_COST;
 
 	if (cfg->result_ttl_ms == 0 || cost > cfg->result_max_bytes ||
-	    (out_fd != -1 && delivered))
+	    delivered == 2 || (out_fd != -1 && delivered))
 		goto nokeep;
 	if (out_fd != -1)
-		job->out_fd = out_fd;
+		e->out_fd = out_fd;
 	else if (outlen > 0) {
-		if ((job->out = malloc(outlen)) == NULL)
+		if ((e->out = malloc(outlen)) == NULL)
 			goto nokeep;
-		memcpy(job->out, out, outlen);
+		memcpy(e->out, out, outlen);
 	}
-	job->outlen = outlen;
-	TAILQ_INSERT_TAIL(&t->kept, job, kept_entry);
+	e->outlen = outlen;
+	TAILQ_INSERT_TAIL(&t->kept, job, end->kept_entry);
 	job->kept = 1;
 	t->nkept++;
 	t->kept_bytes += cost;
@@ -594,13 +664,18 @@ job_finish_fd(struct job_table *t, struct job *job, enum commis_status st,
 	struct waiter		*w;
 	int			 delivered = 0;
 
-	evtimer_del(job->timer);
+	job_timer_release(t, job);
 	job->state = JOB_DONE;
 	job->status = st;
-	job->done_ns = sup_now_ns();
+	if (cause == NULL)
+		cause = "";
+	if ((job->end = calloc(1, sizeof *job->end + strlen(cause) + 1)) ==
+	    NULL)
+		fatal("calloc");
+	memcpy(job->end->cause, cause, strlen(cause) + 1);
+	job->end->out_fd = -1;
+	job->end->done_ns = sup_now_ns();
 	job->worker = NULL;
-	if ((job->cause = strdup(cause ? cause : "")) == NULL)
-		fatal("strdup");
 	if (out_fd != -1)
 		t->nsegs++;
 	job_count(job, st);
@@ -614,20 +689,21 @@ job_finish_fd(struct job_table *t, struct job *job, enum commis_status st,
 	while ((w = LIST_FIRST(&job->waiters)) != NULL) {
 		control_result_to(t->sup->control, w->conn_id, w->req_id, job,
 		    out, outlen, out_fd);
+		if (w->submitter)
+			delivered = 2;
+		else if (delivered == 0)
+			delivered = 1;
 		job_waiter_free(w);
-		delivered = 1;
 	}
 	/* Poison jobs keep their inline input for `commis retry`; a
 	 * segment input is closed now, as at every terminal state. */
 	if ((st == COMMIS_ST_TIMEDOUT || st == COMMIS_ST_CRASHED) &&
 	    cfg->dead_max > 0) {
-		TAILQ_INSERT_TAIL(&t->dead, job, dead_entry);
+		TAILQ_INSERT_TAIL(&t->dead, job, end->dead_entry);
 		job->dead = 1;
 		t->ndead++;
-	} else {
-		free(job->data);
-		job->data = NULL;
-	}
+	} else
+		job_drop_data(job);
 	job_close_seg(t, job);
 	job_keep(t, job, out, outlen, out_fd, delivered);
 	if (!job->kept && !job->dead)
@@ -648,25 +724,27 @@ job_dead_render(struct job_table *t, struct evbuffer *eb, int json)
 		    "AGE-S", "CAUSE");
 	else
 		evbuffer_add_printf(eb, "[");
-	TAILQ_FOREACH(job, &t->dead, dead_entry) {
+	TAILQ_FOREACH(job, &t->dead, end->dead_entry) {
 		if (!json) {
 			evbuffer_add_printf(eb, "\n%-8llu %-16s %-16s %-9s %8u "
 			    "%8ld %9.1f  %s", (unsigned long long)job->id,
-			    job->pool_name, job->handler,
+			    JOB_POOL_NAME(job), job->handler,
 			    job_status_name(job->status), job->attempts,
 			    (long)job->last_pid,
-			    (double)(now - job->done_ns) / 1e9, job->cause);
+			    (double)(now - job->end->done_ns) / 1e9,
+			    job->end->cause);
 			continue;
 		}
 		evbuffer_add_printf(eb, "%s{\"id\":%llu,\"pool\":\"%s\","
 		    "\"handler\":\"%s\",\"status\":\"%s\",\"attempts\":%u,"
 		    "\"last_pid\":%ld,\"age_ms\":%llu,\"bytes\":%zu,\"cause\":",
 		    first ? "" : ",", (unsigned long long)job->id,
-		    job->pool_name, job->handler, job_status_name(job->status),
+		    JOB_POOL_NAME(job), job->handler,
+		    job_status_name(job->status),
 		    job->attempts, (long)job->last_pid,
-		    (unsigned long long)((now - job->done_ns) / 1000000u),
-		    job->len);
-		stats_json_str(eb, job->cause);
+		    (unsigned long long)((now - job->end->done_ns) / 1000000u),
+		    (size_t)job->len);
+		stats_json_str(eb, job->end->cause);
 		evbuffer_add(eb, "}", 1);
 		first = 0;
 	}
@@ -692,8 +770,8 @@ job_dead_retry(struct job_table *t, uint64_t id, uint64_t *new_id, char *why,
 		    (unsigned long long)id);
 		return -1;
 	}
-	if ((p = sup_pool(t->sup, old->pool_name)) == NULL) {
-		snprintf(why, whylen, "pool '%s' is gone", old->pool_name);
+	if ((p = sup_pool(t->sup, JOB_POOL_NAME(old))) == NULL) {
+		snprintf(why, whylen, "pool '%s' is gone", JOB_POOL_NAME(old));
 		return -1;
 	}
 	/* A new job: the old one keeps its one terminal state. */

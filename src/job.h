@@ -39,53 +39,68 @@ struct waiter {
 };
 LIST_HEAD(waiter_list, waiter);
 
+/*
+ * A job. Kept small, since a million may wait in a queue: the handler
+ * and pool names and a payload of up to JOB_INLINE_MAX bytes live in the
+ * same allocation, right after the struct (handler[]); the timer is taken
+ * from the table's spares only while the job waits for one; what only a
+ * finished job has is in its job_end.
+ */
+#define JOB_INLINE_MAX	64
+
+struct job_end {
+	uint64_t		 done_ns;
+	uint8_t			*out;		/* kept result bytes, or NULL */
+	size_t			 outlen;	/* or the size of out_fd */
+	int			 out_fd;	/* kept result segment, or -1 */
+	TAILQ_ENTRY(job)	 kept_entry;
+	TAILQ_ENTRY(job)	 dead_entry;
+	char			 cause[];
+};
+
 struct job {
 	struct queue_item	 qi;		/* first: queue items are jobs */
 	uint64_t		 id;
 	struct pool		*pool;		/* NULL once done */
-	char			 pool_name[COMMIS_NAME_MAX];
-	char			 handler[COMMIS_NAME_MAX];
-	uint32_t		 timeout_ms;	/* resolved: job or pool */
-	uint32_t		 flags;		/* COMMIS_SUBMIT_* */
-	uint32_t		 delay_ms;	/* from submission */
-	uint64_t		 deadline_ns;	/* start by then, or expire; 0 */
-	uint32_t		 attempts;	/* attempts started */
-	enum job_state		 state;
-	uint8_t			*data;
-	size_t			 len;
-	int			 seg_fd;	/* input segment, or -1 */
-	uint64_t		 seg_conn;	/* the connection it counts on */
-	int			 had_seg;	/* the input came as a segment */
-	uid_t			 owner;		/* the submitter's uid */
-	int			 counted;	/* counts in jobs_per_uid */
 	struct worker		*worker;	/* SENT or RUNNING on it */
-	pid_t			 last_pid;
-	uint64_t		 submit_ns;
-	uint64_t		 done_ns;
 	struct event		*timer;		/* delay, deadline, then the
-						   running attempt's timeout */
-	struct waiter_list	 waiters;
-	int			 cancel;	/* cancel requested */
-	int			 revoking;	/* REVOKE sent to its worker */
-	int			 timedout;	/* soft timeout sent */
-	int			 grace;		/* timer: SIGKILL when it fires */
-	uint64_t		 start_ns;	/* this attempt began */
-	uint64_t		 cpu_us;	/* last attempt, from the worker */
-	uint64_t		 maxrss_kb;
+						   running attempt's timeout;
+						   NULL when none is armed */
 	TAILQ_ENTRY(job)	 wentry;	/* its worker's sent or running
 						   list, or the pool's delayed */
-
-	/* Terminal. */
-	int			 status;
-	char			*cause;
-	uint8_t			*out;
-	size_t			 outlen;	/* or the size of out_fd */
-	int			 out_fd;	/* kept result segment, or -1 */
-	int			 kept;		/* in the results list */
-	int			 dead;		/* in the dead-letter list */
-	TAILQ_ENTRY(job)	 kept_entry;
-	TAILQ_ENTRY(job)	 dead_entry;
+	struct waiter_list	 waiters;
+	struct job_end		*end;		/* once DONE */
+	uint8_t			*data;		/* inline input, maybe in the
+						   job's own allocation */
+	uint64_t		 submit_ns;
+	uint64_t		 start_ns;	/* this attempt began; while
+						   DELAYED, when it is due */
+	uint64_t		 deadline_ns;	/* start by then, or expire; 0 */
+	uint64_t		 seg_conn;	/* the connection it counts on */
+	uint64_t		 cpu_us;	/* last attempt, from the worker */
+	uint32_t		 len;
+	uint32_t		 timeout_ms;	/* resolved: job or pool */
+	uint32_t		 flags;		/* COMMIS_SUBMIT_* */
+	uint32_t		 attempts;	/* attempts started */
+	uint32_t		 maxrss_kb;
+	pid_t			 last_pid;
+	uid_t			 owner;		/* the submitter's uid */
+	int			 seg_fd;	/* input segment, or -1 */
+	uint8_t			 state;		/* enum job_state */
+	uint8_t			 status;	/* enum commis_status, DONE */
+	uint8_t			 pool_off;	/* pool name in handler[] */
+	unsigned		 had_seg:1;	/* the input came as a segment */
+	unsigned		 counted:1;	/* counts in jobs_per_uid */
+	unsigned		 cancel:1;	/* cancel requested */
+	unsigned		 revoking:1;	/* REVOKE sent to its worker */
+	unsigned		 timedout:1;	/* soft timeout sent */
+	unsigned		 grace:1;	/* timer: SIGKILL when it fires */
+	unsigned		 kept:1;	/* in the results list */
+	unsigned		 dead:1;	/* in the dead-letter list */
+	char			 handler[];	/* then the pool name, then a
+						   small input */
 };
+#define JOB_POOL_NAME(job)	((job)->handler + (job)->pool_off)
 TAILQ_HEAD(job_list, job);
 
 struct job_table;
@@ -120,6 +135,10 @@ int		 job_wait(struct job_table *, struct job *, uint64_t conn_id,
 /* A connection closed: forget its waiters; the queued jobs it alone was
  * waiting for (and did not submit with NOWAIT) are cancelled. */
 void		 job_conn_gone(struct job_table *, struct waiter_list *);
+/* Arms the job's timer for ms from now (taking a spare if it has none);
+ * job_timer_stop disarms it and gives it back. */
+void		 job_timer_set(struct job *, uint64_t ms);
+void		 job_timer_stop(struct job *);
 /* Cancel by request: -1 with *why when the job is already done. */
 int		 job_cancel(struct job_table *, struct job *, const char *cause,
 		    const char **why);

@@ -12,13 +12,17 @@
 void
 mbuf_init(struct mbuf *m)
 {
-	memset(m, 0, sizeof *m);
+	m->data = m->inl;
+	m->len = 0;
+	m->cap = sizeof m->inl;
+	m->err = 0;
 }
 
 void
 mbuf_free(struct mbuf *m)
 {
-	free(m->data);
+	if (m->data != m->inl)
+		free(m->data);
 	mbuf_init(m);
 }
 
@@ -43,10 +47,15 @@ mbuf_reserve(struct mbuf *m, size_t n)
 		m->err = 1;
 		return -1;
 	}
-	cap = m->cap ? m->cap : 256;
+	cap = m->cap ? m->cap * 2 : MBUF_INLINE;
 	while (cap < m->len + n)
 		cap *= 2;
-	if ((p = realloc(m->data, cap)) == NULL) {
+	if (m->data == m->inl) {
+		if ((p = malloc(cap)) != NULL)
+			memcpy(p, m->inl, m->len);
+	} else
+		p = realloc(m->data, cap);
+	if (p == NULL) {
 		m->err = 1;
 		return -1;
 	}

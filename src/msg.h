@@ -9,11 +9,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * Small messages fit in the buffer's own inl[], so encoding one costs no
+ * allocation; data points there until the first growth past it. An mbuf
+ * must therefore not be copied by value.
+ */
+#define MBUF_INLINE	192
+
 struct mbuf {
 	uint8_t		*data;
 	size_t		 len;
 	size_t		 cap;
 	int		 err;		/* an allocation failed */
+	uint8_t		 inl[MBUF_INLINE];
 };
 
 void	 mbuf_init(struct mbuf *);

@@ -39,7 +39,7 @@ queue_len(const struct queue *q)
 int
 queue_contains(const struct queue_item *it)
 {
-	return it->idx != SIZE_MAX;
+	return it->idx != QUEUE_NONE;
 }
 
 /* Does a run before b? */
@@ -55,7 +55,7 @@ static void
 queue_set(struct queue *q, size_t i, struct queue_item *it)
 {
 	q->heap[i] = it;
-	it->idx = i;
+	it->idx = (uint32_t)i;
 }
 
 static void
@@ -101,6 +101,8 @@ queue_insert(struct queue *q, struct queue_item *it)
 	struct queue_item	**heap;
 	size_t			  cap;
 
+	if (q->len >= QUEUE_CAP_MAX)
+		return -1;
 	if (q->len == q->cap) {
 		cap = q->cap ? q->cap * 2 : 64;
 		if ((heap = reallocarray(q->heap, cap, sizeof *heap)) == NULL)
@@ -109,7 +111,7 @@ queue_insert(struct queue *q, struct queue_item *it)
 		q->cap = cap;
 	}
 	q->heap[q->len] = it;
-	it->idx = q->len++;
+	it->idx = (uint32_t)q->len++;
 	queue_up(q, it->idx);
 	return 0;
 }
@@ -147,9 +149,9 @@ queue_remove(struct queue *q, struct queue_item *it)
 	size_t			 i = it->idx;
 	struct queue_item	*last;
 
-	if (i == SIZE_MAX || i >= q->len || q->heap[i] != it)
+	if (i == QUEUE_NONE || i >= q->len || q->heap[i] != it)
 		return;
-	it->idx = SIZE_MAX;
+	it->idx = QUEUE_NONE;
 	last = q->heap[--q->len];
 	if (i == q->len)
 		return;

@@ -10,10 +10,13 @@
 
 /* What the queue needs of an element; embedded in struct job. */
 struct queue_item {
-	int32_t		priority;
 	int64_t		seq;		/* order within a priority */
-	size_t		idx;		/* heap slot, SIZE_MAX when out */
+	int32_t		priority;
+	uint32_t	idx;		/* heap slot, QUEUE_NONE when out */
 };
+#define QUEUE_NONE	UINT32_MAX
+/* The most items a queue holds (queue_max is below it). */
+#define QUEUE_CAP_MAX	(UINT32_MAX - 1)
 
 struct queue {
 	struct queue_item	**heap;

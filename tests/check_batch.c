@@ -299,6 +299,57 @@ START_TEST(test_cork_no_deadlock)
 }
 END_TEST
 
+/*
+ * What commisd keeps of finished jobs stays bounded: a result the
+ * waiting submitter received is not kept; --no-wait results are, within
+ * result_max_bytes, which counts each result's bookkeeping as well as its
+ * bytes, so a flood of tiny results cannot grow without bound.
+ */
+START_TEST(test_results_bounded)
+{
+	enum { N = 2000 };
+	struct commis_job_info	 info;
+	struct commis_result	 r;
+	struct ctx		 c;
+	uint64_t		 job, first = 0;
+	long long		 kept, bytes;
+	unsigned		 i;
+
+	ctx_start(&c, "result_max_bytes: 64K\n"
+	    "pools:\n  - name: p\n    workers: 1\n");
+	wait_ready(c.cl, 1);
+	ck_assert_int_eq(submit(c.cl, "echo", "delivered", NULL, &r),
+	    COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+	job = r.job_id;
+	commis_result_free(&r);
+	ck_assert_int_eq(commis_status(c.cl, job, &info), COMMIS_ERR_REJECTED);
+	ck_assert_int_eq(commis_client_errcode(c.cl), COMMIS_E_NO_JOB);
+	ck_assert_int_eq(test_stat(c.cl, "results_kept"), 0);
+
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(commis_submit_nowait(c.cl, "echo", "k", 1,
+		    NULL, &job), COMMIS_OK);
+		if (first == 0)
+			first = job;
+	}
+	test_wait_stat(c.cl, "succeeded", N + 1);
+	kept = test_stat(c.cl, "results_kept");
+	bytes = test_stat(c.cl, "results_bytes");
+	ck_assert_int_gt(kept, 0);
+	ck_assert_int_lt(kept, N);
+	ck_assert_int_le(bytes, 64 * 1024);
+	/* The newest is kept, the oldest was dropped first. */
+	ck_assert_int_eq(commis_wait(c.cl, job, 0, &r), COMMIS_OK);
+	ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+	ck_assert_uint_eq(r.output_len, 1);
+	commis_result_free(&r);
+	ck_assert_int_eq(commis_status(c.cl, first, &info),
+	    COMMIS_ERR_REJECTED);
+	ctx_stop(&c);
+}
+END_TEST
+
 Suite *
 batch_suite(void)
 {
@@ -315,6 +366,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_batch_in_order);
 	tcase_add_test(tc, test_batch_exactly_once);
 	tcase_add_test(tc, test_cork_no_deadlock);
+	tcase_add_test(tc, test_results_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }

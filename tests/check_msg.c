@@ -61,8 +61,34 @@ START_TEST(test_roundtrip_all_types)
 	ck_assert_int_eq(r.err, 0);
 	ck_assert_int_eq(mr_end(&r), 0);
 	mbuf_free(&m);
-	ck_assert_ptr_null(m.data);
+	ck_assert_ptr_eq(m.data, m.inl);	/* empty again, reusable */
 	ck_assert_uint_eq(m.len, 0);
+}
+END_TEST
+
+/* Small messages stay in the inline buffer; growth past it keeps every
+ * byte, and so does each later doubling. */
+START_TEST(test_inline_then_heap)
+{
+	struct mbuf	m;
+	uint8_t		b[1000];
+	size_t		i;
+
+	for (i = 0; i < sizeof b; i++)
+		b[i] = (uint8_t)(i * 7);
+	mbuf_init(&m);
+	mbuf_add(&m, b, MBUF_INLINE);
+	ck_assert_ptr_eq(m.data, m.inl);
+	mbuf_add(&m, b + MBUF_INLINE, 1);
+	ck_assert_ptr_ne(m.data, m.inl);
+	mbuf_add(&m, b + MBUF_INLINE + 1, sizeof b - MBUF_INLINE - 1);
+	ck_assert_int_eq(m.err, 0);
+	ck_assert_uint_eq(m.len, sizeof b);
+	ck_assert_mem_eq(m.data, b, sizeof b);
+	mbuf_reset(&m);
+	ck_assert_uint_eq(m.len, 0);
+	mbuf_free(&m);
+	ck_assert_ptr_eq(m.data, m.inl);
 }
 END_TEST
 
@@ -372,6 +398,7 @@ msg_suite(void)
 	TCase	*tc = tcase_create("fields");
 
 	tcase_add_test(tc, test_roundtrip_all_types);
+	tcase_add_test(tc, test_inline_then_heap);
 	tcase_add_test(tc, test_wire_layout);
 	tcase_add_test(tc, test_bytes_len_zero);
 	tcase_add_test(tc, test_bytes_too_long);

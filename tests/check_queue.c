@@ -16,7 +16,7 @@ item(int32_t prio)
 
 	ck_assert_ptr_nonnull(it);
 	it->priority = prio;
-	it->idx = SIZE_MAX;
+	it->idx = QUEUE_NONE;
 	return it;
 }
 
