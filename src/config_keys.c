@@ -119,7 +119,7 @@ const struct config_key config_top_keys[] = {
 	{ .name = "result_max_bytes", .type = CT_SIZE, TOP(result_max_bytes),
 	  .min = 0, .max = 1LL << 30, .def = "64M",
 	  .help = "Total bytes of kept results: output and cause, plus about "
-	  "330 bytes of bookkeeping each; beyond it the oldest results are "
+	  "350 bytes of bookkeeping each; beyond it the oldest results are "
 	  "dropped first, before their `result_ttl_ms`." },
 	{ .name = "dead_max", .type = CT_U32, TOP(dead_max),
 	  .min = 0, .max = 1000000, .def = "1000",
@@ -296,7 +296,7 @@ const struct config_key config_pool_keys[] = {
 	  .help = "Milliseconds after which a worker is replaced, once idle; "
 	  "0 means no limit." },
 	{ .name = "prefetch", .type = CT_U32, POOL(prefetch),
-	  .min = 0, .max = 64, .def = "0",
+	  .min = 0, .max = 1024, .def = "0",
 	  .help = "Jobs sent ahead to a busy worker, so that short jobs do not "
 	  "each wait for a round trip. A prefetched job not yet started is "
 	  "taken back when its worker dies, stalls while other workers are "

@@ -109,7 +109,7 @@ control_conn_free(struct conn *c)
 		event_free(c->first);
 	control_uid_add(&c->ctl->uid_conns, c->peer.uid, -1);
 	idmap_del(&c->ctl->conns, c->id);
-	job_conn_gone(c->ctl->sup->jobs, &c->waiters);
+	job_conn_gone(c->ctl->sup->jobs, &c->waits);
 	chan_free(c->chan);
 	free(c);
 }
@@ -274,7 +274,8 @@ control_accept(evutil_socket_t lfd, short ev, void *arg)
 	}
 	c->id = ++ctl->next_id;
 	c->ctl = ctl;
-	LIST_INIT(&c->waiters);
+	LIST_INIT(&c->waits.waiters);
+	LIST_INIT(&c->waits.subs);
 	c->chan = chan_new(ctl->sup->base, fd,
 	    ctl->sup->cfg->max_payload + COMMIS_FRAME_OVERHEAD,
 	    control_frame, control_conn_error, c);
@@ -402,8 +403,7 @@ control_result_to(struct control *ctl, uint64_t conn_id, uint64_t req_id,
 	mbuf_init(&m);
 	mbuf_u64(&m, job->id);
 	mbuf_u8(&m, (uint8_t)job->status);
-	mbuf_u16(&m, job->attempts > UINT16_MAX ? UINT16_MAX :
-	    (uint16_t)job->attempts);
+	mbuf_u16(&m, job->attempts);
 	mbuf_str(&m, job->end->cause);
 	/* Of the last attempt; a job that never ran has none. */
 	mbuf_u64(&m, job->start_ns ? (job->start_ns - job->submit_ns) / 1000 :

@@ -28,7 +28,7 @@ struct conn {
 	uint64_t		 id;
 	struct control		*ctl;
 	struct chan		*chan;
-	struct waiter_list	 waiters;	/* job results it waits for */
+	struct conn_waits	 waits;		/* job results it waits for */
 	uint32_t		 nsegs;		/* segments of jobs in flight */
 	struct peer		 peer;		/* from the kernel */
 	enum access_role	 role;

@@ -197,7 +197,7 @@ control_submit(struct conn *c, struct frame *f)
 	if ((job = job_new(sup->jobs, p, s.handler, s.prio, s.timeout,
 	    s.flags, s.delay, s.deadline, s.data, s.len)) == NULL ||
 	    (waits && job_wait(sup->jobs, job, c->id, f->hdr.id, 1, 0,
-	    &c->waiters) == -1)) {
+	    &c->waits) == -1)) {
 		if (job != NULL)
 			job_discard(sup->jobs, job);
 		p->st.rejected++;
@@ -285,8 +285,7 @@ control_status(struct conn *c, struct frame *f)
 	mbuf_u64(&m, job->id);
 	mbuf_u8(&m, states[job->state]);
 	mbuf_u8(&m, job->state == JOB_DONE ? (uint8_t)job->status : 0);
-	mbuf_u16(&m, job->attempts > UINT16_MAX ? UINT16_MAX :
-	    (uint16_t)job->attempts);
+	mbuf_u16(&m, job->attempts);
 	mbuf_str(&m, JOB_POOL_NAME(job));
 	mbuf_str(&m, job->handler);
 	mbuf_str(&m, job->state == JOB_DONE ? job->end->cause : "");
@@ -305,7 +304,7 @@ control_wait(struct conn *c, struct frame *f)
 	if ((job = control_job_arg(c, f, &timeout, 1)) == NULL)
 		return;
 	if (job_wait(c->ctl->sup->jobs, job, c->id, f->hdr.id, 0, timeout,
-	    &c->waiters) == -1)
+	    &c->waits) == -1)
 		control_error(c, f->hdr.id, COMMIS_E_QUEUE_FULL,
 		    "out of memory");
 }

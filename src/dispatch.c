@@ -221,7 +221,7 @@ dispatch_started(struct worker *w, const struct frame *f)
 	job->revoking = 0;	/* the worker saw STARTED first */
 	job->state = JOB_RUNNING;
 	job->attempts++;
-	job->deadline_ns = 0;
+	job->deadline_ms = 0;
 	job->last_pid = w->pid;
 	job->start_ns = sup_now_ns();
 	job->timedout = job->grace = 0;

@@ -10,6 +10,7 @@
  * result_max_bytes, oldest dropped first) or dead-lettered (dead_max,
  * oldest dropped first); a job that is neither is freed at once.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 
 #define JOB_SWEEP_MS	1000	/* how often kept results are aged out */
 #define JOB_SPARE_MAX	1024	/* timers kept for reuse */
+#define JOB_TRIM_PEAK	65536	/* jobs held before a trim is worth it */
 /* What a kept result costs besides its bytes: its job and job_end, and
  * the table's share, so that result_max_bytes bounds their number too. */
 #define JOB_KEPT_COST	(sizeof(struct job) + sizeof(struct job_end) + 96)
@@ -49,6 +51,8 @@ struct job_table {
 	struct event		*sweep;
 	struct event		*spare[JOB_SPARE_MAX];	/* unused timers */
 	size_t			 nspare;
+	size_t			 peak;		/* jobs held, since the last
+						   trim */
 };
 
 static const char *const job_state_names[] = {
@@ -61,6 +65,7 @@ static const char *const job_state_names[] = {
 
 static void	job_sweep(evutil_socket_t, short, void *);
 static void	job_timer_cb(evutil_socket_t, short, void *);
+static void	job_unsub(struct job *);
 
 const char *
 job_status_name(int st)
@@ -183,6 +188,7 @@ job_free(struct job_table *t, struct job *job)
 			event_free(w->timer);
 		free(w);
 	}
+	job_unsub(job);
 	idmap_del(&t->ids, job->id);
 	job_timer_release(t, job);
 	job_close_seg(t, job);
@@ -284,12 +290,11 @@ job_new(struct job_table *t, struct pool *p, const char *handler,
 	job->qi.priority = priority;
 	job->qi.idx = QUEUE_NONE;
 	job->timeout_ms = timeout_ms ? timeout_ms : p->cfg.timeout_ms;
-	job->flags = flags;
+	job->flags = (uint16_t)flags;
 	job->submit_ns = now;
 	if (deadline_ms == 0)
 		deadline_ms = p->cfg.queue_timeout_ms;
-	if (deadline_ms > 0)
-		job->deadline_ns = now + (uint64_t)deadline_ms * 1000000u;
+	job->deadline_ms = deadline_ms;
 	/* A delayed job is parked until job_start() arms its timer; until
 	 * it is queued, start_ns says when that is. */
 	job->state = delay_ms > 0 ? JOB_DELAYED : JOB_QUEUED;
@@ -302,6 +307,8 @@ job_new(struct job_table *t, struct pool *p, const char *handler,
 		return NULL;
 	}
 	t->active++;
+	if (idmap_len(&t->ids) > t->peak)
+		t->peak = idmap_len(&t->ids);
 	return job;
 }
 
@@ -313,8 +320,8 @@ job_arm(struct job *job)
 
 	if (job->state == JOB_DELAYED)
 		due = job->start_ns;
-	else if (job->state == JOB_QUEUED && job->deadline_ns != 0)
-		due = job->deadline_ns;
+	else if (job->state == JOB_QUEUED && job->deadline_ms != 0)
+		due = job->submit_ns + (uint64_t)job->deadline_ms * 1000000u;
 	else {
 		job_timer_stop(job);
 		return;
@@ -381,8 +388,7 @@ job_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	if (job->state == JOB_QUEUED) {
 		pool_unqueue(p, job);
 		snprintf(cause, sizeof cause, "not started within %llu ms",
-		    (unsigned long long)((job->deadline_ns - job->submit_ns) /
-		    1000000u));
+		    (unsigned long long)job->deadline_ms);
 		job_finish(t, job, COMMIS_ST_EXPIRED, cause, NULL, 0);
 	}
 }
@@ -413,7 +419,7 @@ job_waiter_timeout(evutil_socket_t fd, short ev, void *arg)
 int
 job_wait(struct job_table *t, struct job *job, uint64_t conn_id,
     uint64_t req_id, int submitter, uint32_t timeout_ms,
-    struct waiter_list *conn_list)
+    struct conn_waits *cw)
 {
 	struct waiter	*w;
 	struct timeval	 tv;
@@ -423,13 +429,19 @@ job_wait(struct job_table *t, struct job *job, uint64_t conn_id,
 		    job->end->out, job->end->outlen, job->end->out_fd);
 		return 0;
 	}
+	/* The submitter waits in the job itself: no allocation. */
+	if (submitter && timeout_ms == 0 && job->sub_conn == 0) {
+		job->sub_conn = conn_id;
+		job->sub_req = req_id;
+		LIST_INSERT_HEAD(&cw->subs, job, sub_entry);
+		return 0;
+	}
 	if ((w = calloc(1, sizeof *w)) == NULL)
 		return -1;
 	w->sup = t->sup;
 	w->job = job;
 	w->conn_id = conn_id;
 	w->req_id = req_id;
-	w->submitter = submitter;
 	if (timeout_ms > 0) {
 		if ((w->timer = evtimer_new(t->sup->base, job_waiter_timeout,
 		    w)) == NULL) {
@@ -440,23 +452,32 @@ job_wait(struct job_table *t, struct job *job, uint64_t conn_id,
 		evtimer_add(w->timer, &tv);
 	}
 	LIST_INSERT_HEAD(&job->waiters, w, job_entry);
-	LIST_INSERT_HEAD(conn_list, w, conn_entry);
+	LIST_INSERT_HEAD(&cw->waiters, w, conn_entry);
 	return 0;
 }
 
+static void
+job_unsub(struct job *job)
+{
+	if (job->sub_conn == 0)
+		return;
+	LIST_REMOVE(job, sub_entry);
+	job->sub_conn = 0;
+}
+
 void
-job_conn_gone(struct job_table *t, struct waiter_list *list)
+job_conn_gone(struct job_table *t, struct conn_waits *cw)
 {
 	struct waiter	*w;
 	struct job	*job;
-	int		 orphan;
 
-	while ((w = LIST_FIRST(list)) != NULL) {
-		job = w->job;
-		orphan = w->submitter && !(job->flags & COMMIS_SUBMIT_NOWAIT);
+	while ((w = LIST_FIRST(&cw->waiters)) != NULL)
 		job_waiter_free(w);
+	while ((job = LIST_FIRST(&cw->subs)) != NULL) {
+		job_unsub(job);
 		/* Nobody is left to take the result of a job not yet begun. */
-		if (orphan && LIST_EMPTY(&job->waiters) &&
+		if (!(job->flags & COMMIS_SUBMIT_NOWAIT) &&
+		    LIST_EMPTY(&job->waiters) &&
 		    (job->state == JOB_QUEUED || job->state == JOB_DELAYED))
 			job_cancel(t, job, "client disconnected", NULL);
 	}
@@ -539,10 +560,23 @@ job_evict(struct job_table *t)
 		job_undead(t, TAILQ_FIRST(&t->dead));
 }
 
+/*
+ * Once a burst of jobs is over (a quarter or less of a peak of at least
+ * JOB_TRIM_PEAK held), the heap's free pages go back to the system: a
+ * million queued jobs would otherwise stay in commisd's RSS for good.
+ */
 static void
 job_sweep(evutil_socket_t fd, short ev, void *arg)
 {
-	job_evict(arg);
+	struct job_table	*t = arg;
+	size_t			 held;
+
+	job_evict(t);
+	held = idmap_len(&t->ids);
+	if (t->peak >= JOB_TRIM_PEAK && held <= t->peak / 4) {
+		malloc_trim(0);
+		t->peak = held;
+	}
 }
 
 static void
@@ -686,12 +720,16 @@ job_finish_fd(struct job_table *t, struct job *job, enum commis_status st,
 		control_uid_job_done(t->sup->control, job->owner);
 		job->counted = 0;
 	}
+	if (job->sub_conn != 0) {
+		control_result_to(t->sup->control, job->sub_conn, job->sub_req,
+		    job, out, outlen, out_fd);
+		job_unsub(job);
+		delivered = 2;
+	}
 	while ((w = LIST_FIRST(&job->waiters)) != NULL) {
 		control_result_to(t->sup->control, w->conn_id, w->req_id, job,
 		    out, outlen, out_fd);
-		if (w->submitter)
-			delivered = 2;
-		else if (delivered == 0)
+		if (delivered == 0)
 			delivered = 1;
 		job_waiter_free(w);
 	}

@@ -26,18 +26,26 @@ enum job_state {
 	JOB_DONE,	/* terminal; kept for status/wait or dead-lettered */
 };
 
-/* A client waiting for a job's result: its submitter or a WAIT. */
+/* A client waiting for a job's result with WAIT (the submitter waits in
+ * the job itself: struct job's sub_*). */
 struct waiter {
 	struct supervisor	*sup;
 	struct job		*job;
 	uint64_t		 conn_id;
 	uint64_t		 req_id;
-	int			 submitter;
 	struct event		*timer;		/* WAIT timeout, or NULL */
 	LIST_ENTRY(waiter)	 job_entry;
 	LIST_ENTRY(waiter)	 conn_entry;
 };
 LIST_HEAD(waiter_list, waiter);
+LIST_HEAD(job_sublist, job);
+
+/* What one connection waits for: its WAITs, and the jobs it submitted
+ * and waits for. */
+struct conn_waits {
+	struct waiter_list	 waiters;
+	struct job_sublist	 subs;
+};
 
 /*
  * A job. Kept small, since a million may wait in a queue: the handler
@@ -68,20 +76,25 @@ struct job {
 						   NULL when none is armed */
 	TAILQ_ENTRY(job)	 wentry;	/* its worker's sent or running
 						   list, or the pool's delayed */
-	struct waiter_list	 waiters;
+	struct waiter_list	 waiters;	/* WAITs */
+	uint64_t		 sub_conn;	/* the submitter's connection
+						   while it waits, else 0 */
+	uint64_t		 sub_req;	/* and its SUBMIT's id */
+	LIST_ENTRY(job)		 sub_entry;	/* in its struct conn_waits */
 	struct job_end		*end;		/* once DONE */
 	uint8_t			*data;		/* inline input, maybe in the
 						   job's own allocation */
 	uint64_t		 submit_ns;
 	uint64_t		 start_ns;	/* this attempt began; while
 						   DELAYED, when it is due */
-	uint64_t		 deadline_ns;	/* start by then, or expire; 0 */
 	uint64_t		 seg_conn;	/* the connection it counts on */
 	uint64_t		 cpu_us;	/* last attempt, from the worker */
 	uint32_t		 len;
 	uint32_t		 timeout_ms;	/* resolved: job or pool */
-	uint32_t		 flags;		/* COMMIS_SUBMIT_* */
-	uint32_t		 attempts;	/* attempts started */
+	uint32_t		 deadline_ms;	/* from submit_ns: start by then,
+						   or expire; 0: none */
+	uint16_t		 flags;		/* COMMIS_SUBMIT_* */
+	uint16_t		 attempts;	/* attempts started */
 	uint32_t		 maxrss_kb;
 	pid_t			 last_pid;
 	uid_t			 owner;		/* the submitter's uid */
@@ -131,10 +144,10 @@ void		 job_discard(struct job_table *, struct job *);
  * timeout (0: none). If the job is already done it is answered now. */
 int		 job_wait(struct job_table *, struct job *, uint64_t conn_id,
 		    uint64_t req_id, int submitter, uint32_t timeout_ms,
-		    struct waiter_list *conn_list);
+		    struct conn_waits *);
 /* A connection closed: forget its waiters; the queued jobs it alone was
  * waiting for (and did not submit with NOWAIT) are cancelled. */
-void		 job_conn_gone(struct job_table *, struct waiter_list *);
+void		 job_conn_gone(struct job_table *, struct conn_waits *);
 /* Arms the job's timer for ms from now (taking a spare if it has none);
  * job_timer_stop disarms it and gives it back. */
 void		 job_timer_set(struct job *, uint64_t ms);

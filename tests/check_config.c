@@ -465,8 +465,8 @@ static const struct {
 	{ "pools: [{name: p, max_lifetime_ms: 604800001}]",
 	  "t.yaml:1:36: max_lifetime_ms: 604800001 is out of range "
 	  "0..604800000" },
-	{ "pools: [{name: p, prefetch: 65}]",
-	  "t.yaml:1:29: prefetch: 65 is out of range 0..64" },
+	{ "pools: [{name: p, prefetch: 1025}]",
+	  "t.yaml:1:29: prefetch: 1025 is out of range 0..1024" },
 	{ "pools: [{name: p, restart_intensity: 0}]",
 	  "t.yaml:1:38: restart_intensity: 0 is out of range 1..100000" },
 	{ "pools: [{name: p, restart_intensity: 100001}]",
@@ -788,14 +788,14 @@ START_TEST(test_pool_rules_together)
 	    "    min_workers: 2\n"
 	    "    max_workers: 4\n"
 	    "    workers: 5\n"
-	    "    prefetch: 65\n",
+	    "    prefetch: 1025\n",
 	    "t.yaml:6:18: max_workers: 4 is less than min_workers 5\n"
 	    "t.yaml:8:16: max_spare: 2 is less than min_spare 3\n"
 	    "t.yaml:10:27: restart_delay_max_ms: 500 is less than "
 	    "restart_delay_ms 600\n"
 	    "t.yaml:15:14: workers: 5 is not within min_workers 2 and "
 	    "max_workers 4\n"
-	    "t.yaml:16:15: prefetch: 65 is out of range 0..64");
+	    "t.yaml:16:15: prefetch: 1025 is out of range 0..1024");
 }
 END_TEST
 
