@@ -77,7 +77,9 @@ $(BUILD)/commis: $(BUILD)/src/commis.o $(CLI_OBJS) $(BUILD)/src/config.o \
 $(BUILD)/check_commis: $(TEST_OBJS) $(SUP_OBJS) $(CLI_OBJS) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS) -ldl
 
-$(BUILD)/commis-bench: $(BUILD)/bench/bench.o $(BUILD)/src/hist.o \
+BENCH_SRCS = bench/bench.c bench/benchd.c bench/bench_lat.c bench/bench_tput.c \
+	bench/bench_bulk.c bench/bench_sup.c
+$(BUILD)/commis-bench: $(BENCH_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/src/hist.o \
 	$(BUILD)/libcommis.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
