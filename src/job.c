@@ -316,7 +316,7 @@ job_new(struct job_table *t, struct pool *p, const char *handler,
 static void
 job_arm(struct job *job)
 {
-	uint64_t	now = sup_now_ns(), due;
+	uint64_t	now, due;
 
 	if (job->state == JOB_DELAYED)
 		due = job->start_ns;
@@ -326,6 +326,7 @@ job_arm(struct job *job)
 		job_timer_stop(job);
 		return;
 	}
+	now = sup_now_ns();
 	job_timer_set(job, due > now ? (due - now + 999999) / 1000000 : 0);
 }
 
@@ -549,10 +550,12 @@ static void
 job_evict(struct job_table *t)
 {
 	const struct config	*cfg = t->sup->cfg;
-	uint64_t		 now = sup_now_ns();
+	uint64_t		 now = 0;
 	uint64_t		 ttl = (uint64_t)cfg->result_ttl_ms * 1000000u;
 	struct job		*job;
 
+	if (!TAILQ_EMPTY(&t->kept))
+		now = sup_now_ns();
 	while ((job = TAILQ_FIRST(&t->kept)) != NULL &&
 	    (now - job->end->done_ns >= ttl || t->kept_bytes > cfg->result_max_bytes))
 		job_unkeep(t, job);
@@ -654,61 +657,76 @@ job_finish(struct job_table *t, struct job *job, enum commis_status st,
 }
 
 /*
- * Keeps the result for STATUS/WAIT if result_ttl_ms and the byte bound
- * allow, unless the client that submitted the job and waited for it has
- * it (delivered 2): it was delivered. A result segment is kept only when
- * nobody has had it yet (delivered 0).
+ * Whether the result is kept for STATUS/WAIT: result_ttl_ms and the byte
+ * bound allow it, and the client that submitted the job and waited for
+ * it does not have it (delivered 2: it was delivered). A result segment
+ * is kept only when nobody has had it yet (delivered 0).
  */
-static void
-job_keep(struct job_table *t, struct job *job, const void *out,
-    size_t outlen, int out_fd, int delivered)
+static int
+job_keepable(struct job_table *t, struct job *job, size_t outlen, int out_fd,
+    int delivered)
 {
 	const struct config	*cfg = t->sup->cfg;
-	struct job_end		*e = job->end;
-	size_t			 cost = outlen + strlen(e->cause) + JOB_KEPT_COST;
 
-	if (cfg->result_ttl_ms == 0 || cost > cfg->result_max_bytes ||
-	    delivered == 2 || (out_fd != -1 && delivered))
-		goto nokeep;
+	return cfg->result_ttl_ms > 0 && delivered != 2 &&
+	    (out_fd == -1 || !delivered) && outlen + strlen(job->end->cause) +
+	    JOB_KEPT_COST <= cfg->result_max_bytes;
+}
+
+/* Keeps the result (job_keepable said so); 0, or -1 out of memory. */
+static int
+job_keep(struct job_table *t, struct job *job, const void *out,
+    size_t outlen, int out_fd)
+{
+	struct job_end	*e = job->end;
+
 	if (out_fd != -1)
 		e->out_fd = out_fd;
 	else if (outlen > 0) {
 		if ((e->out = malloc(outlen)) == NULL)
-			goto nokeep;
+			return -1;
 		memcpy(e->out, out, outlen);
 	}
 	e->outlen = outlen;
 	TAILQ_INSERT_TAIL(&t->kept, job, end->kept_entry);
 	job->kept = 1;
 	t->nkept++;
-	t->kept_bytes += cost;
-	return;
-nokeep:
-	if (out_fd != -1) {
-		close(out_fd);
-		t->nsegs--;
-	}
+	t->kept_bytes += outlen + strlen(e->cause) + JOB_KEPT_COST;
+	return 0;
 }
 
+/*
+ * The one way a job ends. Its job_end is built on the stack for the
+ * deliveries, and copied to the heap only if the job stays in the table
+ * (kept or dead-lettered): most results go straight to their submitter.
+ */
 void
 job_finish_fd(struct job_table *t, struct job *job, enum commis_status st,
     const char *cause, const void *out, size_t outlen, int out_fd)
 {
 	const struct config	*cfg = t->sup->cfg;
+	_Alignas(struct job_end) uint8_t tmp[sizeof(struct job_end) +
+				    COMMIS_TEXT_MAX];
 	struct waiter		*w;
-	int			 delivered = 0;
+	struct job_end		*e;
+	size_t			 clen;
+	int			 delivered = 0, dead, keep;
 
 	job_timer_release(t, job);
 	job->state = JOB_DONE;
 	job->status = st;
 	if (cause == NULL)
 		cause = "";
-	if ((job->end = calloc(1, sizeof *job->end + strlen(cause) + 1)) ==
-	    NULL)
-		fatal("calloc");
-	memcpy(job->end->cause, cause, strlen(cause) + 1);
-	job->end->out_fd = -1;
-	job->end->done_ns = sup_now_ns();
+	clen = strlen(cause);
+	if (clen < COMMIS_TEXT_MAX)
+		e = (struct job_end *)tmp;
+	else if ((e = malloc(sizeof *e + clen + 1)) == NULL)
+		fatal("malloc");
+	memset(e, 0, sizeof *e);
+	memcpy(e->cause, cause, clen + 1);
+	e->out_fd = -1;
+	e->done_ns = sup_now_ns();
+	job->end = e;
 	job->worker = NULL;
 	if (out_fd != -1)
 		t->nsegs++;
@@ -735,17 +753,32 @@ job_finish_fd(struct job_table *t, struct job *job, enum commis_status st,
 	}
 	/* Poison jobs keep their inline input for `commis retry`; a
 	 * segment input is closed now, as at every terminal state. */
-	if ((st == COMMIS_ST_TIMEDOUT || st == COMMIS_ST_CRASHED) &&
-	    cfg->dead_max > 0) {
+	dead = (st == COMMIS_ST_TIMEDOUT || st == COMMIS_ST_CRASHED) &&
+	    cfg->dead_max > 0;
+	keep = job_keepable(t, job, outlen, out_fd, delivered);
+	if ((dead || keep) && e == (struct job_end *)tmp) {
+		if ((job->end = malloc(sizeof *e + clen + 1)) == NULL)
+			fatal("malloc");
+		memcpy(job->end, e, sizeof *e + clen + 1);
+	}
+	if (dead) {
 		TAILQ_INSERT_TAIL(&t->dead, job, end->dead_entry);
 		job->dead = 1;
 		t->ndead++;
 	} else
 		job_drop_data(job);
 	job_close_seg(t, job);
-	job_keep(t, job, out, outlen, out_fd, delivered);
-	if (!job->kept && !job->dead)
+	if (keep && job_keep(t, job, out, outlen, out_fd) == -1)
+		keep = 0;
+	if (!keep && out_fd != -1) {
+		close(out_fd);
+		t->nsegs--;
+	}
+	if (!job->kept && !job->dead) {
+		if (job->end == (struct job_end *)tmp)
+			job->end = NULL;
 		job_free(t, job);
+	}
 	job_evict(t);
 }
 

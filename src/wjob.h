@@ -17,6 +17,7 @@
 #include "commis/proto.h"
 
 struct frame;
+struct rusage;
 struct worker_args;
 
 /* The channel, once the child's start-up moved it there. */
@@ -42,6 +43,10 @@ struct wjob_env {
 	const struct worker_args	*wa;
 	/* Refuse handlers not flagged COMMIS_HANDLER_THREAD_SAFE. */
 	int				 thread_safe_only;
+	/* A process worker: its RUSAGE_SELF when the last job ended, the
+	 * next job's start (one getrusage per job). NULL for threads,
+	 * which measure their own thread around each job. */
+	struct rusage			*prev;
 	/* Sends one whole frame (fd: -1 or passed, not closed); a failure
 	 * ends the process. */
 	void	(*send)(struct wjob_env *, uint8_t type, uint64_t id,

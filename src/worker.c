@@ -47,6 +47,7 @@
 
 struct wstate {
 	struct wjob_env			 env;		/* first: see below */
+	struct rusage			 prev;		/* env.prev */
 	struct frame_dec		 dec;
 	struct mbuf			 out;		/* frames not written */
 	uint64_t			 read_ns;	/* the last look at
@@ -405,18 +406,37 @@ worker_overflow(struct wcall *wc)
 		    (unsigned long long)wa->max_segment);
 }
 
-/* The job's CPU time (its thread's, since ru0) and the peak RSS. */
+static uint64_t
+worker_cpu_us(const struct rusage *a, const struct rusage *b)
+{
+	return (uint64_t)(((b->ru_utime.tv_sec - a->ru_utime.tv_sec) +
+	    (b->ru_stime.tv_sec - a->ru_stime.tv_sec)) * 1000000 +
+	    (b->ru_utime.tv_usec - a->ru_utime.tv_usec) +
+	    (b->ru_stime.tv_usec - a->ru_stime.tv_usec));
+}
+
+/*
+ * The job's CPU time and the peak RSS. A process worker: the process's,
+ * since the last job ended (env->prev), which includes any threads the
+ * handler started and the worker's own microseconds between jobs, in one
+ * getrusage. A thread: its own, since ru0.
+ */
 static void
 worker_usage(struct wcall *wc, const struct rusage *ru0)
 {
-	struct rusage	ru, self;
+	struct wjob_env	*env = wc->env;
+	struct rusage	 ru, self;
 
+	if (env->prev != NULL) {
+		if (getrusage(RUSAGE_SELF, &self) == 0) {
+			wc->cpu_us = worker_cpu_us(env->prev, &self);
+			wc->maxrss_kb = (uint64_t)self.ru_maxrss;
+			*env->prev = self;
+		}
+		return;
+	}
 	if (getrusage(RUSAGE_THREAD, &ru) == 0)
-		wc->cpu_us = (uint64_t)(((ru.ru_utime.tv_sec -
-		    ru0->ru_utime.tv_sec) + (ru.ru_stime.tv_sec -
-		    ru0->ru_stime.tv_sec)) * 1000000 + (ru.ru_utime.tv_usec -
-		    ru0->ru_utime.tv_usec) + (ru.ru_stime.tv_usec -
-		    ru0->ru_stime.tv_usec));
+		wc->cpu_us = worker_cpu_us(ru0, &ru);
 	if (getrusage(RUSAGE_SELF, &self) == 0)
 		wc->maxrss_kb = (uint64_t)self.ru_maxrss;
 }
@@ -430,7 +450,8 @@ worker_job_run(struct wjob_env *env, struct wjob *j)
 	int			 ok = 0;
 
 	worker_call_init(&wc, env, j);
-	getrusage(RUSAGE_THREAD, &ru0);
+	if (env->prev == NULL)
+		getrusage(RUSAGE_THREAD, &ru0);
 	if ((he = handlers_find(env->wa->handlers, j->handler)) == NULL)
 		snprintf(wc.err, sizeof wc.err, "no handler '%s'", j->handler);
 	else if (env->thread_safe_only &&
@@ -614,6 +635,8 @@ worker_main(const struct worker_args *wa)
 	mbuf_init(&ws.out);
 	frame_dec_init(&ws.dec, wa->max_payload + COMMIS_FRAME_OVERHEAD);
 	worker_ready(&ws.env);
+	if (getrusage(RUSAGE_SELF, &ws.prev) == 0)
+		ws.env.prev = &ws.prev;
 	for (;;) {
 		/*
 		 * Take in what is waiting first: a REVOKE must win over
