@@ -44,7 +44,7 @@ TEST_OBJS = $(TEST_SRCS:%.c=$(BUILD)/%.o)
 
 BINS = $(BUILD)/commisd $(BUILD)/commis $(BUILD)/libcommis.a \
 	$(BUILD)/libcommis.so
-TESTMOD = $(BUILD)/testmod.so $(BUILD)/testmod_badabi.so
+TESTMOD = $(BUILD)/testmod.so $(BUILD)/testmod_badabi.so $(BUILD)/evilmod.so
 
 .PHONY: all check asan run deps clean install test-run config-doc \
 	bench bench-run
@@ -90,6 +90,11 @@ $(BUILD)/testmod.so: tests/modules/testmod.c include/commis/handler.h
 $(BUILD)/testmod_badabi.so: tests/modules/testmod.c include/commis/handler.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -DTESTMOD_BADABI $(CFLAGS) -shared -o $@ $<
+
+$(BUILD)/evilmod.so: tests/modules/evilmod.c include/commis/handler.h \
+    include/commis/proto.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $<
 
 # The README's test command: installs what is missing, builds, runs every
 # Check suite (unit and integration) against the binaries just built.
@@ -237,6 +242,7 @@ FUZZ_SRCS_config = src/config.c src/config_yaml.c src/config_keys.c src/log.c
 
 .PHONY: fuzz fuzz-build
 fuzz: deps
+	scripts/deps.sh fuzz
 	$(MAKE) fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
 	    mkdir -p build-fuzz/corpus-$$t; \
@@ -247,6 +253,7 @@ fuzz: deps
 	        > build-fuzz/$$t.log 2>&1; then \
 	        tail -40 build-fuzz/$$t.log; exit 1; fi; \
 	    grep -E 'number_of_executed_units|peak_rss' build-fuzz/$$t.log; \
+	    grep -E '^#[0-9]+.*cov: ' build-fuzz/$$t.log | tail -1; \
 	done
 
 fuzz-build: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)

@@ -13,6 +13,17 @@ need libevent libevent-dev
 need yaml-0.1 libyaml-dev
 need libcrypto libssl-dev
 need check check
+# `deps.sh fuzz`: clang with libFuzzer and the sanitizers (make fuzz).
+if [ "${1:-}" = fuzz ]; then
+	pkgs=""
+	if ! command -v clang >/dev/null 2>&1; then
+		pkgs="clang libclang-rt-14-dev"
+	elif ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n)
+	    { return 0; }' | clang -fsanitize=fuzzer,address,undefined -x c - \
+	    -o /dev/null >/dev/null 2>&1; then
+		pkgs="libclang-rt-14-dev"
+	fi
+fi
 [ -z "$pkgs" ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then
 	echo "deps: installing$pkgs"

@@ -263,17 +263,24 @@ dispatch_done(struct worker *w, struct frame *f)
 		pool_worker_kill(w, SIGKILL, "protocol error: bad DONE");
 		return;
 	}
-	/* A result segment: checked, never mapped; the job table owns it. */
+	/*
+	 * A result segment: checked, never mapped; the job table owns it.
+	 * A worker makes and seals its segments itself (a handler cannot
+	 * hand it a bad one), so a bad one means the process is not
+	 * speaking the protocol: it goes, and the job with it, to be tried
+	 * again elsewhere.
+	 */
 	if (f->fd != -1 && ok == 0) {
 		if (seg_check(f->fd, SEG_INPUT, p->sup->cfg->max_segment, &size,
 		    why, sizeof why) == -1) {
-			ok = 1;
-			snprintf(err, sizeof err, "bad result segment: %s", why);
-		} else {
-			out_fd = f->fd;
-			f->fd = -1;
-			outlen = (size_t)size;
+			snprintf(err, sizeof err, "protocol error: bad result "
+			    "segment: %s", why);
+			pool_worker_kill(w, SIGKILL, err);
+			return;
 		}
+		out_fd = f->fd;
+		f->fd = -1;
+		outlen = (size_t)size;
 	}
 	TAILQ_REMOVE(&w->running, job, wentry);
 	w->nrun--;

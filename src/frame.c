@@ -160,6 +160,15 @@ frame_dec_pop_fd(struct frame_dec *d)
 	return fd;
 }
 
+static void
+frame_dec_defer(struct frame_dec *d, enum frame_err e, uint64_t at)
+{
+	if (d->bad_err == FRAME_OK) {
+		d->bad_err = e;
+		d->bad_at = at;
+	}
+}
+
 ssize_t
 frame_dec_read(struct frame_dec *d, int sock)
 {
@@ -200,24 +209,31 @@ frame_dec_recv(struct frame_dec *d, int sock, int flags)
 		return -1;
 
 	start = d->pos + (d->len - d->off);
+	/* Fds were lost: that names the failure better than the extras. */
+	if (msg.msg_flags & MSG_CTRUNC)
+		frame_dec_defer(d, FRAME_ECTRUNC, start);
 	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
 		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (i = 0; i < nfd; i++) {
 			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-			/* One fd per frame, so one per read; close extras. */
+			/*
+			 * One fd per frame, so one per read: extras are
+			 * closed, and the frame they came with fails once
+			 * the frames before it (the kernel joins a frame
+			 * without fds to the next one's bytes in one read)
+			 * have been handed out.
+			 */
 			if (i > 0 || bad) {
 				close(fd);
-				d->err = FRAME_EFD;
+				frame_dec_defer(d, FRAME_EFD, start);
 				continue;
 			}
 			if (frame_dec_add_fd(d, fd, start, start + n) == -1)
 				bad = 1;
 		}
 	}
-	if (msg.msg_flags & MSG_CTRUNC)
-		d->err = FRAME_ECTRUNC;
 	if (d->err != FRAME_OK && d->err != FRAME_ETOOBIG) {
 		errno = EPROTO;
 		return -1;
@@ -309,6 +325,9 @@ frame_dec_next(struct frame_dec *d, struct frame *f)
 		return frame_dec_fail(d, FRAME_ETOOBIG);
 
 	at = d->pos;
+	if (d->bad_err != FRAME_OK && at >= d->bad_at &&
+	    (h->flags & COMMIS_FLAG_FD))
+		return frame_dec_fail(d, d->bad_err);
 	if (d->nfds > 0 && d->fds[0].end <= at)
 		return frame_dec_fail(d, FRAME_EFD);	/* fd nobody claimed */
 	if (h->flags & COMMIS_FLAG_FD) {

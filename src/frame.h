@@ -61,6 +61,11 @@ struct frame_dec {
 	}		 fds[FRAME_MAX_FDS];
 	int		 nfds;
 	enum frame_err	 err;		/* sticky once set, except ETOOBIG */
+	/* A read that brought more fds than one (or lost some): the frames
+	 * before the first one flagged COMMIS_FLAG_FD from bad_at on are
+	 * still whole and are handed out; that one fails with bad_err. */
+	enum frame_err	 bad_err;
+	uint64_t	 bad_at;
 };
 
 void	 frame_hdr_encode(uint8_t *, uint8_t type, uint16_t flags,

@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -406,6 +407,76 @@ START_TEST(test_worker_restarts_fds)
 }
 END_TEST
 
+/*
+ * Workers that break the protocol from inside (tests/modules/evilmod.c):
+ * garbage, a DONE for a job they do not have, a frame with two fds, and
+ * DONEs for their own job with an unsealed, an oversized, and a segment
+ * plus inline bytes. Each time commisd kills that worker and starts
+ * another, the job is tried again (and then succeeds: the handler
+ * behaves on its second attempt), and commisd stays up, its fds back at
+ * their baseline.
+ */
+START_TEST(test_hostile_workers)
+{
+	static const char *const modes[] = { "garbage", "foreign", "fds",
+	    "unsealed", "bigseg", "mixed" };
+	struct commis_result	 r;
+	struct ctx		 c;
+	struct wstat		 ws;
+	struct fd_arg		 a;
+	char			 yaml[4096], in[600], idf[256], tmp[264];
+	char			 num[32];
+	uint64_t		 id;
+	long			 pid;
+	size_t			 i;
+	int			 fd;
+
+	snprintf(yaml, sizeof yaml, "max_segment: 1M\npools:\n"
+	    "  - name: p\n    workers: 1\n    max_attempts: 3\n"
+	    "    modules: [%s]\n", test_build_path("evilmod.so"));
+	ctx_start(&c, yaml);
+	wait_ready(c.cl, 1);
+	a.pid = c.d.pid;
+	a.want = stable_fds(c.d.pid);
+	for (i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+		wstats(c.cl, &ws);
+		pid = ws.pid[0];
+		snprintf(idf, sizeof idf, "%s/id-%s", c.d.dir, modes[i]);
+		snprintf(in, sizeof in, "%s,%s/mark-%s,%s", modes[i], c.d.dir,
+		    modes[i], idf);
+		ck_assert_int_eq(commis_submit_nowait(c.cl, "test.evil", in,
+		    strlen(in), NULL, &id), COMMIS_OK);
+		/* Its own id, for the modes that answer for their job. */
+		snprintf(tmp, sizeof tmp, "%s.tmp", idf);
+		snprintf(num, sizeof num, "%llu", (unsigned long long)id);
+		ck_assert_int_ne(fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC,
+		    0600), -1);
+		ck_assert_int_eq(write(fd, num, strlen(num)),
+		    (ssize_t)strlen(num));
+		close(fd);
+		ck_assert_int_eq(rename(tmp, idf), 0);
+
+		ck_assert_int_eq(commis_wait(c.cl, id, 30000, &r), COMMIS_OK);
+		ck_assert_msg(r.status == COMMIS_ST_SUCCEEDED, "%s: status %d "
+		    "cause %s", modes[i], r.status, r.cause);
+		ck_assert_msg(r.attempts == 2, "%s: %u attempts", modes[i],
+		    r.attempts);
+		ck_assert_uint_eq(r.output_len, 2);
+		ck_assert(memcmp(r.output, "ok", 2) == 0);
+		commis_result_free(&r);
+		wstats(c.cl, &ws);
+		ck_assert_int_eq(ws.n, 1);
+		ck_assert_msg(ws.pid[0] != pid, "%s: worker %ld not replaced",
+		    modes[i], pid);
+		ck_assert_int_eq(test_stat(c.cl, "restarts"), (long long)i + 1);
+	}
+	if (!test_poll(fds_at, &a, 10000))
+		ck_abort_msg("commisd fds %d, baseline %d", fd_count(c.d.pid),
+		    a.want);
+	ctx_stop(&c);
+}
+END_TEST
+
 Suite *
 hostile_suite(void)
 {
@@ -416,6 +487,7 @@ hostile_suite(void)
 	tcase_add_test(tc, test_hostile_lengths);
 	tcase_add_test(tc, test_many_connections_fds);
 	tcase_add_test(tc, test_worker_restarts_fds);
+	tcase_add_test(tc, test_hostile_workers);
 	suite_add_tcase(s, tc);
 	return s;
 }
