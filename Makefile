@@ -74,8 +74,13 @@ $(BUILD)/commis: $(BUILD)/src/commis.o $(CLI_OBJS) $(BUILD)/src/config.o \
 	$(BUILD)/src/config_yaml.o $(BUILD)/src/config_keys.o $(BUILD)/src/log.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The allocation seam of tests/check_alloc.c: every allocation in the
+# test binary's own objects goes through its wrappers.
+TEST_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
+	-Wl,--wrap=reallocarray,--wrap=free
 $(BUILD)/check_commis: $(TEST_OBJS) $(SUP_OBJS) $(CLI_OBJS) $(LIB_OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS) -ldl
+	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_WRAP) -o $@ $^ $(PKG_LIBS) \
+	    $(TEST_LIBS) -ldl
 
 BENCH_SRCS = bench/bench.c bench/benchd.c bench/bench_lat.c bench/bench_tput.c \
 	bench/bench_bulk.c bench/bench_sup.c

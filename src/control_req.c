@@ -163,7 +163,7 @@ control_submit(struct conn *c, struct frame *f)
 	uint8_t			 idb[8];
 	char			 msg[192];
 	uint32_t		 code;
-	int			 waits;
+	int			 waits, rc;
 
 	mr_init(&r, f->payload, f->hdr.len);
 	s.prio = mr_i32(&r);
@@ -211,11 +211,14 @@ control_submit(struct conn *c, struct frame *f)
 		f->fd = -1;
 		c->nsegs++;
 	}
-	if (job_start(sup->jobs, job) == -1) {
+	if ((rc = job_start(sup->jobs, job)) != 0) {
 		job_discard(sup->jobs, job);
 		p->st.rejected++;
-		snprintf(msg, sizeof msg, "pool '%s' queue is full (%u jobs)",
-		    p->cfg.name, p->cfg.queue_max);
+		if (rc == -2)
+			snprintf(msg, sizeof msg, "out of memory");
+		else
+			snprintf(msg, sizeof msg, "pool '%s' queue is full "
+			    "(%u jobs)", p->cfg.name, p->cfg.queue_max);
 		control_error(c, f->hdr.id, COMMIS_E_QUEUE_FULL, msg);
 		return;
 	}

@@ -334,6 +334,7 @@ int
 job_start(struct job_table *t, struct job *job)
 {
 	struct pool	*p = job->pool;
+	int		 rc;
 
 	if (job->state == JOB_DELAYED) {
 		/* Delayed jobs count against queue_max too. */
@@ -344,8 +345,8 @@ job_start(struct job_table *t, struct job *job)
 		job_arm(job);
 		return 0;
 	}
-	if (pool_enqueue(p, job, 0) == -1)
-		return -1;
+	if ((rc = pool_enqueue(p, job, 0)) != 0)
+		return rc;
 	/* Dispatch may have sent it already; the deadline then stops. */
 	job_arm(job);
 	return 0;
@@ -373,7 +374,7 @@ job_timer_cb(evutil_socket_t fd, short ev, void *arg)
 		TAILQ_REMOVE(&p->delayed, job, wentry);
 		job->state = JOB_QUEUED;
 		job->start_ns = 0;
-		if (pool_enqueue(p, job, 0) == -1) {
+		if (pool_enqueue(p, job, 0) != 0) {
 			job_finish(t, job, COMMIS_ST_FAILED,
 			    "pool cannot take jobs", NULL, 0);
 			return;
@@ -853,7 +854,7 @@ job_dead_retry(struct job_table *t, uint64_t id, uint64_t *new_id, char *why,
 		return -1;
 	}
 	job->owner = old->owner;
-	if (job_start(t, job) == -1) {
+	if (job_start(t, job) != 0) {
 		job_discard(t, job);
 		snprintf(why, whylen, "pool '%s' does not take jobs now",
 		    p->cfg.name);

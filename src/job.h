@@ -136,7 +136,8 @@ struct job	*job_new(struct job_table *, struct pool *, const char *handler,
 		    int32_t priority, uint32_t timeout_ms, uint32_t flags,
 		    uint32_t delay_ms, uint32_t deadline_ms, const void *data,
 		    size_t len);
-/* Queues it (or parks it until its delay passes). -1: queue full. */
+/* Queues it (or parks it until its delay passes). -1: the pool takes no
+ * jobs or its queue is full; -2: out of memory. */
 int		 job_start(struct job_table *, struct job *);
 /* Drops a job that was never started (refused at submission). */
 void		 job_discard(struct job_table *, struct job *);

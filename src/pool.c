@@ -299,7 +299,7 @@ pool_enqueue(struct pool *p, struct job *job, int front)
 		return -1;
 	if ((front ? queue_push_front(&p->queue, &job->qi) :
 	    pool_push_fair(p, job)) == -1)
-		return -1;
+		return -2;
 	job->state = JOB_QUEUED;
 	dispatch(p);
 	pool_maintain(p);	/* ondemand pools grow with their queue */

@@ -144,6 +144,8 @@ struct handler_set *pool_handlers(const struct pool_config *, char **cause);
 /* Forks workers to the target, rate and backoff permitting. */
 void		 pool_maintain(struct pool *);
 /* Queues a job (front: a retry, not bounded). -1: full or not serving. */
+/* 0; -1 when the pool takes no jobs or its queue is full; -2 when out of
+ * memory. */
 int		 pool_enqueue(struct pool *, struct job *, int front);
 void		 pool_unqueue(struct pool *, struct job *);
 /* Queued plus delayed: what queue_max bounds. */

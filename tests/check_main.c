@@ -28,6 +28,7 @@ static Suite *(*const suites[])(void) = {
 	metrics_suite,
 	hostile_suite,
 	batch_suite,
+	alloc_suite,
 };
 
 int

@@ -30,6 +30,7 @@ Suite	*hist_suite(void);
 Suite	*metrics_suite(void);
 Suite	*hostile_suite(void);
 Suite	*batch_suite(void);
+Suite	*alloc_suite(void);
 
 /* A fresh mkdtemp directory under $TMPDIR; the path is malloc'd. */
 char	*test_tmpdir(void);
