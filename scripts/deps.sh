@@ -12,6 +12,7 @@ command -v make >/dev/null 2>&1 || pkgs="$pkgs make"
 need libevent libevent-dev
 need yaml-0.1 libyaml-dev
 need libcrypto libssl-dev
+need zlib zlib1g-dev
 need check check
 # `deps.sh fuzz`: clang with libFuzzer and the sanitizers (make fuzz).
 if [ "${1:-}" = fuzz ]; then

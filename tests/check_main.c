@@ -29,6 +29,7 @@ static Suite *(*const suites[])(void) = {
 	hostile_suite,
 	batch_suite,
 	alloc_suite,
+	journal_suite,
 };
 
 int

@@ -31,6 +31,7 @@ Suite	*metrics_suite(void);
 Suite	*hostile_suite(void);
 Suite	*batch_suite(void);
 Suite	*alloc_suite(void);
+Suite	*journal_suite(void);
 
 /* A fresh mkdtemp directory under $TMPDIR; the path is malloc'd. */
 char	*test_tmpdir(void);
