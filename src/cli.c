@@ -36,14 +36,16 @@ static const struct cli_cmd cli_cmds[] = {
 	{ .name = "submit",
 	  .args = "HANDLER [--data STR | --file PATH] [--pool NAME] "
 	  "[--timeout MS] [--priority N] [--delay MS] [--deadline MS] "
-	  "[--segment-above BYTES] [--no-wait] [--stats]",
+	  "[--segment-above BYTES] [--key KEY] [--no-wait] [--stats]",
 	  .help = "Run a job and write its result bytes to stdout. The input "
 	  "is STR,\nthe file (- for stdin), or stdin when neither is given. "
 	  "--delay: start\nno sooner than MS from now; --deadline: expire "
 	  "unless started within MS.\n--no-wait: print the job id instead "
 	  "of waiting (see status, wait).\nA file or stdin larger than "
 	  "--segment-above (default 64K; K, M, G suffixes)\ngoes to the "
-	  "worker as a sealed memfd segment instead of inline.\n--stats: "
+	  "worker as a sealed memfd segment instead of inline.\n--key: an "
+	  "idempotency key; the same key again gets the first job.\n"
+	  "--stats: "
 	  "then print the job's queue wait, run time, CPU time and its\n"
 	  "worker's peak RSS on stderr.",
 	  .exec = cli_submit },

@@ -458,7 +458,7 @@ cli_submit(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
 	const char			*data = NULL, *file = NULL, *pool = NULL;
 	const char			*timeout = NULL, *prio = NULL;
 	const char			*delay = NULL, *deadline = NULL;
-	const char			*above_opt = NULL;
+	const char			*above_opt = NULL, *key = NULL;
 	int				 nowait = 0, stats = 0, rc;
 	const struct cli_opt		 opts[] = {
 		{ "--data", &data, NULL },
@@ -469,6 +469,7 @@ cli_submit(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
 		{ "--delay", &delay, NULL },
 		{ "--deadline", &deadline, NULL },
 		{ "--segment-above", &above_opt, NULL },
+		{ "--key", &key, NULL },
 		{ "--no-wait", NULL, &nowait },
 		{ "--stats", NULL, &stats },
 		{ NULL, NULL, NULL },
@@ -493,6 +494,7 @@ cli_submit(struct cli_ctx *ctx, const struct cli_cmd *cmd, int argc,
 		    "with --no-wait");
 	memset(&so, 0, sizeof so);
 	so.pool = pool;
+	so.idempotency_key = key;
 	if (cli_ms(cmd, "--timeout", timeout, &so.timeout_ms) == -1 ||
 	    cli_ms(cmd, "--delay", delay, &so.delay_ms) == -1 ||
 	    cli_ms(cmd, "--deadline", deadline, &so.deadline_ms) == -1)

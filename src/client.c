@@ -80,6 +80,7 @@ static const char *const client_err_names[] = {
 	[COMMIS_E_STATE] = "not possible in this state",
 	[COMMIS_E_SEGMENT] = "segment refused",
 	[COMMIS_E_DENIED] = "permission denied",
+	[COMMIS_E_JOURNAL] = "journal write failed",
 };
 
 #define NITEMS(a)	(sizeof (a) / sizeof (a)[0])
@@ -111,6 +112,8 @@ commis_strerror(int rc)
 const char *
 commis_status_name(int status)
 {
+	if (status == COMMIS_ST_ACCEPTED)
+		return "accepted";
 	if (status < 0 || (size_t)status >= NITEMS(client_status_names))
 		return "unknown";
 	return client_status_names[status];
@@ -519,14 +522,22 @@ client_queue(struct commis_client *c, struct frame *f)
 	int			 rc;
 
 	if ((f->hdr.type != COMMIS_MSG_RESULT &&
-	    f->hdr.type != COMMIS_MSG_ERROR) || c->inflight == 0 ||
-	    f->hdr.id >= c->next_id)
+	    f->hdr.type != COMMIS_MSG_ERROR &&
+	    (f->hdr.type != COMMIS_MSG_ACCEPTED || c->nowait_inflight == 0)) ||
+	    c->inflight == 0 || f->hdr.id >= c->next_id)
 		return client_fail(c, COMMIS_ERR_PROTO,
 		    "unexpected message type %u for request %llu",
 		    f->hdr.type, (unsigned long long)f->hdr.id);
 	if ((d = calloc(1, sizeof *d)) == NULL)
 		rc = client_fail(c, COMMIS_ERR_NOMEM, "no memory for a result");
-	else
+	else if (f->hdr.type == COMMIS_MSG_ACCEPTED) {
+		/* commis_submit_nowait_async's answer. */
+		client_result_init(&d->res);
+		d->res.request_id = f->hdr.id;
+		d->res.status = COMMIS_ST_ACCEPTED;
+		rc = client_decode_accepted(c, f, &d->res.job_id);
+		c->nowait_inflight--;
+	} else
 		rc = client_decode_result(c, f, &d->res);
 	if (rc != COMMIS_OK && rc != COMMIS_ERR_REJECTED) {
 		/* A lost result would leave commis_pending() wrong forever. */
@@ -663,7 +674,7 @@ client_submit(struct commis_client *c, const char *handler, const void *data,
 {
 	static const struct commis_submit_opts	 none;
 	struct mbuf				 m;
-	const char				*pool = "";
+	const char				*pool = "", *key;
 	int					 rc;
 
 	if (opts == NULL)
@@ -680,6 +691,12 @@ client_submit(struct commis_client *c, const char *handler, const void *data,
 	if (len > COMMIS_PAYLOAD_HARD_MAX)
 		return client_fail(c, COMMIS_ERR_INVAL,
 		    "data longer than %u bytes", COMMIS_PAYLOAD_HARD_MAX);
+	key = opts->idempotency_key;
+	if (key != NULL && (key[0] == '\0' || strlen(key) > 128))
+		return client_fail(c, COMMIS_ERR_INVAL, "an idempotency key "
+		    "has 1 to 128 bytes");
+	if (key != NULL)
+		flags |= COMMIS_SUBMIT_KEY;
 
 	/* The data goes as the frame's second part, never copied. */
 	mbuf_init(&m);
@@ -691,13 +708,18 @@ client_submit(struct commis_client *c, const char *handler, const void *data,
 	mbuf_str(&m, pool);
 	mbuf_str(&m, handler);
 	mbuf_u32(&m, (uint32_t)len);
+	/* The key follows the data: then the data is copied in too. */
+	if (key != NULL) {
+		mbuf_add(&m, data, len);
+		mbuf_str(&m, key);
+	}
 	if (m.err) {
 		mbuf_free(&m);
 		return client_fail(c, COMMIS_ERR_NOMEM, "out of memory");
 	}
 	*id = c->next_id++;
-	rc = client_send(c, COMMIS_MSG_SUBMIT, *id, m.data, m.len, data, len,
-	    fd);
+	rc = client_send(c, COMMIS_MSG_SUBMIT, *id, m.data, m.len,
+	    key != NULL ? NULL : data, key != NULL ? 0 : len, fd);
 	mbuf_free(&m);
 	return rc;
 }
@@ -743,6 +765,26 @@ commis_submit_async(commis_client *c, const char *handler, const void *data,
 	if ((rc = client_submit(c, handler, data, len, opts, 0, -1, &id)) != 0)
 		return rc;
 	c->inflight++;
+	if (request_id != NULL)
+		*request_id = id;
+	return COMMIS_OK;
+}
+
+int
+commis_submit_nowait_async(commis_client *c, const char *handler,
+    const void *data, size_t len, const struct commis_submit_opts *opts,
+    uint64_t *request_id)
+{
+	uint64_t	id;
+	int		rc;
+
+	if (c == NULL)
+		return COMMIS_ERR_INVAL;
+	if ((rc = client_submit(c, handler, data, len, opts,
+	    COMMIS_SUBMIT_NOWAIT, -1, &id)) != 0)
+		return rc;
+	c->inflight++;
+	c->nowait_inflight++;
 	if (request_id != NULL)
 		*request_id = id;
 	return COMMIS_OK;

@@ -25,6 +25,7 @@ struct commis_client {
 	int			 fd;
 	uint64_t		 next_id;	/* request ids start at 1 */
 	size_t			 inflight;	/* async submits not answered */
+	size_t			 nowait_inflight; /* of which --no-wait */
 	struct client_done	*head;		/* answered, not collected */
 	struct client_done	**tail;
 	size_t			 nqueued;

@@ -18,6 +18,13 @@ enum isolation {
 	ISOLATION_THREAD,
 };
 
+/* When a durable pool's journal is synced (docs/durability.md). */
+enum fsync_policy {
+	FSYNC_ALWAYS = 0,	/* before jobs are acknowledged: group commit */
+	FSYNC_INTERVAL,		/* every fsync_interval_ms */
+	FSYNC_NEVER,		/* the kernel's writeback only */
+};
+
 /* How a pool sizes itself (PHP-FPM's pm). */
 enum pool_mode {
 	POOL_MODE_STATIC = 0,	/* workers, always */
@@ -59,6 +66,9 @@ struct pool_config {
 	 * limit of 0 leaves the inherited one. */
 	uint32_t	 slow_job_ms;		/* log jobs running longer */
 	int		 latency_stats;		/* keep latency histograms */
+	int		 durable;		/* journal accepted jobs */
+	enum fsync_policy fsync;
+	uint32_t	 fsync_interval_ms;
 	char		 user[64];
 	char		 group[64];
 	uint64_t	 rlimit_as;
@@ -103,6 +113,10 @@ struct config {
 	uint32_t		 first_frame_timeout_ms;
 	char			 metrics_listen[128];	/* "": off; HOST:PORT
 						   or an absolute path */
+	char			 state_dir[256];	/* durable pools' journals */
+	uint64_t		 journal_compact;	/* bytes: rewrite past it */
+	uint32_t		 idempotency_ttl_ms;
+	uint32_t		 idempotency_max;
 	struct pool_config	*pools;
 	size_t			 npools;
 };

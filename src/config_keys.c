@@ -121,6 +121,28 @@ const struct config_key config_top_keys[] = {
 	  .help = "Total bytes of kept results: output and cause, plus about "
 	  "350 bytes of bookkeeping each; beyond it the oldest results are "
 	  "dropped first, before their `result_ttl_ms`." },
+	{ .name = "state_dir", .type = CT_STRING, TOP(state_dir),
+	  .def = "/var/lib/commis",
+	  .help = "Directory of the journals of durable pools "
+	  "(`POOL.journal`), created if missing; relative to commisd's "
+	  "working directory unless absolute. Only used when a pool sets "
+	  "`durable`." },
+	{ .name = "journal_compact", .type = CT_SIZE, TOP(journal_compact),
+	  .min = 4096, .max = 1LL << 40, .def = "16M",
+	  .help = "A durable pool's journal is rewritten with only its live "
+	  "jobs, kept results and idempotency keys once it has grown past "
+	  "this and past twice what the last rewrite left. A plain integer, "
+	  "or with a suffix `K`, `M` or `G`." },
+	{ .name = "idempotency_ttl_ms", .type = CT_U32,
+	  TOP(idempotency_ttl_ms), .min = 0, .max = 604800000,
+	  .def = "86400000",
+	  .help = "Milliseconds an idempotency key is remembered: a second "
+	  "submit with the same key (and uid) within it gets the first "
+	  "job's id instead of a new job. 0 remembers none." },
+	{ .name = "idempotency_max", .type = CT_U32, TOP(idempotency_max),
+	  .min = 0, .max = 10000000, .def = "100000",
+	  .help = "Idempotency keys remembered at most; beyond it the "
+	  "oldest are forgotten first, before `idempotency_ttl_ms`." },
 	{ .name = "dead_max", .type = CT_U32, TOP(dead_max),
 	  .min = 0, .max = 1000000, .def = "1000",
 	  .help = "Jobs kept in the dead-letter list (jobs that ended "
@@ -326,6 +348,23 @@ const struct config_key config_pool_keys[] = {
 	  POOL(restart_period_ms), .min = 100, .max = 86400000,
 	  .def = "60000",
 	  .help = "The window of `restart_intensity`, in milliseconds." },
+	{ .name = "durable", .type = CT_BOOL, POOL(durable), .def = "false",
+	  .help = "Write every accepted job to the pool's journal in "
+	  "`state_dir` before the client is told it was accepted, and "
+	  "recover the journal when commisd starts: queued and running jobs "
+	  "are queued again (attempts kept), kept results come back. Inline "
+	  "payloads only: a segment submit is refused (docs/durability.md)." },
+	{ .name = "fsync", .type = CT_FSYNC, POOL(fsync), .def = "always",
+	  .help = "Durable pools: `always` syncs the journal before jobs are "
+	  "acknowledged, one fdatasync for all the jobs accepted in the same "
+	  "loop iteration; `interval` writes at once and syncs every "
+	  "`fsync_interval_ms` (a crash of the machine may lose what was "
+	  "accepted within that window); `never` leaves syncing to the "
+	  "kernel (a crash of commisd loses nothing, one of the machine "
+	  "may)." },
+	{ .name = "fsync_interval_ms", .type = CT_U32,
+	  POOL(fsync_interval_ms), .min = 1, .max = 60000, .def = "50",
+	  .help = "The sync period of `fsync: interval`." },
 	{ .name = "latency_stats", .type = CT_BOOL, POOL(latency_stats),
 	  .def = "true",
 	  .help = "Keep the pool's latency histograms (queue wait, run and "
@@ -546,6 +585,9 @@ range_str(const struct config_key *k, char *buf, size_t sz)
 	case CT_POOLMODE:
 		snprintf(buf, sz, "static, dynamic, ondemand");
 		break;
+	case CT_FSYNC:
+		snprintf(buf, sz, "always, interval, never");
+		break;
 	case CT_STRLIST:
 		snprintf(buf, sz, "any number");
 		break;
@@ -685,6 +727,11 @@ set_word(const struct config_key *k, const char *s, char *field,
 		[POOL_MODE_DYNAMIC] = "dynamic",
 		[POOL_MODE_ONDEMAND] = "ondemand",
 	};
+	static const char *const fsyncs[] = {
+		[FSYNC_ALWAYS] = "always",
+		[FSYNC_INTERVAL] = "interval",
+		[FSYNC_NEVER] = "never",
+	};
 	enum log_level	lvl;
 	char		q[64], r[64];
 	size_t		i;
@@ -709,6 +756,15 @@ set_word(const struct config_key *k, const char *s, char *field,
 		for (i = 0; i < sizeof modes / sizeof modes[0]; i++) {
 			if (strcmp(s, modes[i]) == 0) {
 				*(enum pool_mode *)field = (enum pool_mode)i;
+				return 0;
+			}
+		}
+		break;
+	case CT_FSYNC:
+		for (i = 0; i < sizeof fsyncs / sizeof fsyncs[0]; i++) {
+			if (strcmp(s, fsyncs[i]) == 0) {
+				*(enum fsync_policy *)field =
+				    (enum fsync_policy)i;
 				return 0;
 			}
 		}
@@ -764,6 +820,7 @@ config_key_set(const struct config_key *k, const struct config_scalar *v,
 	case CT_LEVEL:
 	case CT_ISOLATION:
 	case CT_POOLMODE:
+	case CT_FSYNC:
 		return set_word(k, v->s, field, err, errlen);
 	case CT_U32:
 	case CT_UNSIGNED:
@@ -823,7 +880,7 @@ static const char *const config_type_names[] = {
 	[CT_U32] = "integer", [CT_UNSIGNED] = "integer",
 	[CT_INT] = "integer", [CT_SIZE] = "size", [CT_MODE] = "octal mode",
 	[CT_BOOL] = "boolean", [CT_LEVEL] = "enum", [CT_ISOLATION] = "enum",
-	[CT_POOLMODE] = "enum",
+	[CT_POOLMODE] = "enum", [CT_FSYNC] = "enum",
 	[CT_STRLIST] = "list of strings", [CT_POOLS] = "list of mappings",
 };
 

@@ -31,6 +31,7 @@ enum config_type {
 	CT_LEVEL,		/* enum log_level */
 	CT_ISOLATION,		/* enum isolation */
 	CT_POOLMODE,		/* enum pool_mode */
+	CT_FSYNC,		/* enum fsync_policy */
 	CT_STRLIST,		/* char ** at off, size_t count at off_n */
 	CT_POOLS,		/* struct config's pools */
 };

@@ -429,6 +429,20 @@ control_seg_done(struct control *ctl, uint64_t conn_id)
 }
 
 void
+control_accepted_to(struct control *ctl, uint64_t conn_id, uint64_t req_id,
+    uint64_t job_id)
+{
+	struct conn	*c;
+	uint8_t		 idb[8];
+
+	if ((c = idmap_get(&ctl->conns, conn_id)) == NULL)
+		return;
+	le64_put(idb, job_id);
+	chan_send(c->chan, COMMIS_MSG_ACCEPTED, req_id, idb, sizeof idb, NULL,
+	    0);
+}
+
+void
 control_error_to(struct control *ctl, uint64_t conn_id, uint64_t req_id,
     uint32_t code, const char *msg)
 {

@@ -37,6 +37,9 @@ void		 control_event(struct control *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 /* A job that counted a segment on conn_id has ended. */
 void		 control_seg_done(struct control *, uint64_t conn_id);
+/* ACCEPTED with job_id, to the request req_id of connection conn_id. */
+void		 control_accepted_to(struct control *, uint64_t conn_id,
+		    uint64_t req_id, uint64_t job_id);
 void		 control_error_to(struct control *, uint64_t conn_id,
 		    uint64_t req_id, uint32_t code, const char *msg);
 /* Bytes waiting to go out to clients. */

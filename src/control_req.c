@@ -15,7 +15,9 @@
 #include "chan.h"
 #include "control.h"
 #include "control_int.h"
+#include "durable.h"
 #include "handlers.h"
+#include "idem.h"
 #include "job.h"
 #include "msg.h"
 #include "pool.h"
@@ -67,6 +69,7 @@ struct submit_req {
 	char		 handler[COMMIS_NAME_MAX];
 	const uint8_t	*data;
 	size_t		 len;
+	char		 key[IDEM_KEY_MAX + 1];	/* "" when none */
 };
 
 /* The segment of a SUBMIT: present when and only when it should be. */
@@ -148,7 +151,56 @@ control_submit_check(struct conn *c, const struct frame *f,
 		snprintf(msg, msglen, "pool '%s': %s", (*pp)->cfg.name, why);
 		return COMMIS_E_POOL_DOWN;
 	}
+	/* Bulk data is the client's to keep: a journal copy of every
+	 * segment would undo what segments are for. */
+	if ((*pp)->dur != NULL && f->fd != -1) {
+		snprintf(msg, msglen, "pool '%s' is durable: it takes inline "
+		    "payloads only", (*pp)->cfg.name);
+		return COMMIS_E_SEGMENT;
+	}
+	if ((*pp)->dur != NULL && pool_queued(*pp) + durable_npending(*pp) >=
+	    (*pp)->cfg.queue_max) {
+		snprintf(msg, msglen, "pool '%s' queue is full (%u jobs)",
+		    (*pp)->cfg.name, (*pp)->cfg.queue_max);
+		return COMMIS_E_QUEUE_FULL;
+	}
 	return 0;
+}
+
+/*
+ * A SUBMIT with an idempotency key already seen: the first job's id
+ * (--no-wait) or its result, now or when it ends. 1 when answered.
+ */
+static int
+control_submit_again(struct conn *c, struct frame *f,
+    const struct submit_req *s)
+{
+	struct supervisor	*sup = c->ctl->sup;
+	struct job		*job;
+	uint64_t		 id;
+	uint8_t			 idb[8];
+	char			 msg[192];
+
+	if (s->key[0] == '\0' || sup->cfg->idempotency_ttl_ms == 0 ||
+	    (id = idem_get(sup->idem, c->peer.uid, s->key)) == 0)
+		return 0;
+	job = job_find(sup->jobs, id);
+	if (s->flags & COMMIS_SUBMIT_NOWAIT) {
+		le64_put(idb, id);
+		chan_send(c->chan, COMMIS_MSG_ACCEPTED, f->hdr.id, idb,
+		    sizeof idb, NULL, 0);
+		return 1;
+	}
+	if (job == NULL) {
+		snprintf(msg, sizeof msg, "key '%s' was job %llu, whose "
+		    "result is no longer kept", s->key,
+		    (unsigned long long)id);
+		control_error(c, f->hdr.id, COMMIS_E_NO_JOB, msg);
+	} else if (job_wait(sup->jobs, job, c->id, f->hdr.id, 0, 0,
+	    &c->waits) == -1)
+		control_error(c, f->hdr.id, COMMIS_E_QUEUE_FULL,
+		    "out of memory");
+	return 1;
 }
 
 /* Validates a SUBMIT and hands the job to its pool; replies on refusal. */
@@ -174,7 +226,11 @@ control_submit(struct conn *c, struct frame *f)
 	mr_str(&r, s.pool, sizeof s.pool);
 	mr_str(&r, s.handler, sizeof s.handler);
 	s.data = mr_bytes(&r, &s.len);
-	if (mr_end(&r) == -1 || (s.flags & ~COMMIS_SUBMIT_KNOWN)) {
+	s.key[0] = '\0';
+	if (s.flags & COMMIS_SUBMIT_KEY)
+		mr_str(&r, s.key, sizeof s.key);
+	if (mr_end(&r) == -1 || (s.flags & ~COMMIS_SUBMIT_KNOWN) ||
+	    ((s.flags & COMMIS_SUBMIT_KEY) && s.key[0] == '\0')) {
 		control_drop(c, f->hdr.id, COMMIS_E_PROTO, "malformed SUBMIT");
 		return;
 	}
@@ -193,10 +249,15 @@ control_submit(struct conn *c, struct frame *f)
 		control_error(c, f->hdr.id, COMMIS_E_QUEUE_FULL, msg);
 		return;
 	}
+	if (control_submit_again(c, f, &s))
+		return;
 	waits = !(s.flags & COMMIS_SUBMIT_NOWAIT);
+	/* A durable pool answers a --no-wait submit after the commit, so
+	 * its submitter is recorded like a waiting one until then. */
 	if ((job = job_new(sup->jobs, p, s.handler, s.prio, s.timeout,
-	    s.flags, s.delay, s.deadline, s.data, s.len)) == NULL ||
-	    (waits && job_wait(sup->jobs, job, c->id, f->hdr.id, 1, 0,
+	    s.flags & ~COMMIS_SUBMIT_KEY, s.delay, s.deadline, s.data,
+	    s.len)) == NULL || ((waits || p->dur != NULL) &&
+	    job_wait(sup->jobs, job, c->id, f->hdr.id, 1, 0,
 	    &c->waits) == -1)) {
 		if (job != NULL)
 			job_discard(sup->jobs, job);
@@ -205,13 +266,19 @@ control_submit(struct conn *c, struct frame *f)
 		return;
 	}
 	job->owner = c->peer.uid;	/* before it is queued: fairness */
+	job->keyed = s.key[0] != '\0';
 	if (f->fd != -1) {
 		/* The job owns the segment from here on. */
 		job_set_segment(sup->jobs, job, f->fd, c->id);
 		f->fd = -1;
 		c->nsegs++;
 	}
-	if ((rc = job_start(sup->jobs, job)) != 0) {
+	if (p->dur != NULL)
+		rc = durable_accept(p, job, s.key[0] ? s.key : NULL) == -1 ?
+		    -2 : 0;
+	else
+		rc = job_start(sup->jobs, job);
+	if (rc != 0) {
 		job_discard(sup->jobs, job);
 		p->st.rejected++;
 		if (rc == -2)
@@ -223,13 +290,19 @@ control_submit(struct conn *c, struct frame *f)
 		return;
 	}
 	p->st.submitted++;
+	if (s.key[0] != '\0' && sup->cfg->idempotency_ttl_ms > 0 &&
+	    idem_put(sup->idem, c->peer.uid, s.key, job->id, p->cfg.name,
+	    durable_wall_ns()) == -1)
+		log_pool(LOG_LVL_WARN, p->cfg.name, "no memory for "
+		    "idempotency key '%s'", s.key);
 	control_event(c->ctl, "{\"type\":\"accepted\",\"job\":%llu,"
 	    "\"pool\":\"%s\",\"handler\":\"%s\",\"uid\":%ld}",
 	    (unsigned long long)job->id, p->cfg.name, job->handler,
 	    (long)c->peer.uid);
 	job->counted = 1;
 	control_uid_add(&c->ctl->uid_jobs, c->peer.uid, 1);
-	if (!waits) {
+	/* A durable pool's job is acknowledged by its commit. */
+	if (!waits && p->dur == NULL) {
 		le64_put(idb, job->id);
 		chan_send(c->chan, COMMIS_MSG_ACCEPTED, f->hdr.id, idb,
 		    sizeof idb, NULL, 0);

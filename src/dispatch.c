@@ -23,6 +23,7 @@
 #include "chan.h"
 #include "control.h"
 #include "dispatch.h"
+#include "durable.h"
 #include "job.h"
 #include "log.h"
 #include "msg.h"
@@ -228,12 +229,18 @@ dispatch_started(struct worker *w, const struct frame *f)
 	w->pool->nrunning++;
 	if (job->timeout_ms > 0)
 		job_timer_set(job, job->timeout_ms);
+	if (w->pool->dur != NULL)
+		durable_started(w->pool, job);
 	control_event(w->pool->sup->control, "{\"type\":\"started\","
 	    "\"job\":%llu,\"pool\":\"%s\",\"worker\":%u,\"pid\":%ld,"
 	    "\"attempt\":%u}", (unsigned long long)job->id, w->pool->cfg.name,
 	    w->id, (long)w->pid, job->attempts);
 	if (job->cancel)
 		dispatch_cancel(job);
+	/* Now full: what it holds ahead may belong to an idle worker (one
+	 * that became ready while this one had not yet started). */
+	if (w->nsent > 0 && w->nrun >= w->capacity)
+		dispatch_rebalance(w->pool);
 }
 
 static void

@@ -22,6 +22,8 @@
 #include "commis/client.h"
 #include "control.h"
 #include "dispatch.h"
+#include "durable.h"
+#include "idem.h"
 #include "hist.h"
 #include "idmap.h"
 #include "job.h"
@@ -65,7 +67,7 @@ static const char *const job_state_names[] = {
 
 static void	job_sweep(evutil_socket_t, short, void *);
 static void	job_timer_cb(evutil_socket_t, short, void *);
-static void	job_unsub(struct job *);
+static void	job_evict(struct job_table *);
 
 const char *
 job_status_name(int st)
@@ -257,10 +259,11 @@ job_dead_count(const struct job_table *t)
 	return t->ndead;
 }
 
-struct job *
-job_new(struct job_table *t, struct pool *p, const char *handler,
+/* A job with id (0: the next one), submitted at submit_ns (0: now). */
+static struct job *
+job_make(struct job_table *t, struct pool *p, uint64_t id, const char *handler,
     int32_t priority, uint32_t timeout_ms, uint32_t flags, uint32_t delay_ms,
-    uint32_t deadline_ms, const void *data, size_t len)
+    uint32_t deadline_ms, const void *data, size_t len, uint64_t submit_ns)
 {
 	struct job	*job;
 	uint64_t	 now = sup_now_ns();
@@ -285,13 +288,20 @@ job_new(struct job_table *t, struct pool *p, const char *handler,
 		memcpy(job->data, data, len);
 	job->len = (uint32_t)len;
 	job->seg_fd = -1;
-	job->id = ++t->next_id;
+	if (id != 0 && idmap_get(&t->ids, id) != NULL) {
+		job_drop_data(job);
+		free(job);
+		return NULL;
+	}
+	job->id = id != 0 ? id : ++t->next_id;
+	if (job->id > t->next_id)
+		t->next_id = job->id;
 	job->pool = p;
 	job->qi.priority = priority;
 	job->qi.idx = QUEUE_NONE;
 	job->timeout_ms = timeout_ms ? timeout_ms : p->cfg.timeout_ms;
 	job->flags = (uint16_t)flags;
-	job->submit_ns = now;
+	job->submit_ns = submit_ns != 0 ? submit_ns : now;
 	if (deadline_ms == 0)
 		deadline_ms = p->cfg.queue_timeout_ms;
 	job->deadline_ms = deadline_ms;
@@ -310,6 +320,92 @@ job_new(struct job_table *t, struct pool *p, const char *handler,
 	if (idmap_len(&t->ids) > t->peak)
 		t->peak = idmap_len(&t->ids);
 	return job;
+}
+
+struct job *
+job_new(struct job_table *t, struct pool *p, const char *handler,
+    int32_t priority, uint32_t timeout_ms, uint32_t flags, uint32_t delay_ms,
+    uint32_t deadline_ms, const void *data, size_t len)
+{
+	return job_make(t, p, 0, handler, priority, timeout_ms, flags,
+	    delay_ms, deadline_ms, data, len, 0);
+}
+
+struct job *
+job_recover(struct job_table *t, struct pool *p, uint64_t id,
+    const char *handler, int32_t priority, uint32_t timeout_ms,
+    uint32_t flags, uint32_t delay_ms, uint32_t deadline_ms, const void *data,
+    size_t len, uint64_t submit_ns)
+{
+	/* A deadline of 0 would take the pool's: the job had none. */
+	struct job	*job = job_make(t, p, id, handler, priority,
+			    timeout_ms, flags, delay_ms, deadline_ms, data, len,
+			    submit_ns);
+
+	if (job != NULL)
+		job->deadline_ms = deadline_ms;
+	return job;
+}
+
+void
+job_table_advance(struct job_table *t, uint64_t id)
+{
+	if (id > t->next_id)
+		t->next_id = id;
+}
+
+int
+job_restore_done(struct job_table *t, struct pool *p, uint64_t id,
+    const char *handler, int status, unsigned attempts, const char *cause,
+    const void *out, size_t outlen, uint64_t done_ns, uint64_t queue_us,
+    uint64_t run_us, uint64_t cpu_us, uint64_t maxrss_kb)
+{
+	struct job	*job;
+	size_t		 clen = strlen(cause);
+
+	if ((job = job_make(t, p, id, handler, 0, 0, 0, 0, 0, NULL, 0,
+	    1)) == NULL)
+		return -1;
+	if ((job->end = calloc(1, sizeof *job->end + clen + 1)) != NULL)
+		job->end->out_fd = -1;
+	if (job->end == NULL ||
+	    (outlen > 0 && (job->end->out = malloc(outlen)) == NULL)) {
+		t->active--;
+		job_free(t, job);
+		return -1;
+	}
+	memcpy(job->end->cause, cause, clen + 1);
+	if (outlen > 0)
+		memcpy(job->end->out, out, outlen);
+	job->end->outlen = outlen;
+	job->end->out_fd = -1;
+	job->end->done_ns = done_ns;
+	job->start_ns = done_ns > run_us * 1000 ? done_ns - run_us * 1000 : 1;
+	job->submit_ns = job->start_ns > queue_us * 1000 ?
+	    job->start_ns - queue_us * 1000 : 1;
+	job->state = JOB_DONE;
+	job->status = (uint8_t)status;
+	job->attempts = (uint16_t)attempts;
+	job->cpu_us = cpu_us;
+	job->maxrss_kb = (uint32_t)maxrss_kb;
+	job->pool = NULL;
+	t->active--;
+	TAILQ_INSERT_TAIL(&t->kept, job, end->kept_entry);
+	job->kept = 1;
+	t->nkept++;
+	t->kept_bytes += outlen + clen + JOB_KEPT_COST;
+	job_evict(t);
+	return 0;
+}
+
+void
+job_foreach_kept(struct job_table *t, void (*fn)(struct job *, void *),
+    void *arg)
+{
+	struct job	*job;
+
+	TAILQ_FOREACH(job, &t->kept, end->kept_entry)
+		fn(job, arg);
 }
 
 /* Arms the job's one timer for what it waits for next, if anything. */
@@ -355,6 +451,8 @@ job_start(struct job_table *t, struct job *job)
 void
 job_discard(struct job_table *t, struct job *job)
 {
+	if (job->pending)
+		durable_unpend(job->pool, job);
 	t->active--;
 	if (job->counted)
 		control_uid_job_done(t->sup->control, job->owner);
@@ -458,7 +556,7 @@ job_wait(struct job_table *t, struct job *job, uint64_t conn_id,
 	return 0;
 }
 
-static void
+void
 job_unsub(struct job *job)
 {
 	if (job->sub_conn == 0)
@@ -489,6 +587,14 @@ int
 job_cancel(struct job_table *t, struct job *job, const char *cause,
     const char **why)
 {
+	/* Accepted by a durable pool, its commit not yet done: it ends
+	 * like a queued job (its DONE follows its ACCEPT). */
+	if (job->pending) {
+		durable_unpend(job->pool, job);
+		job->start_ns = 0;
+		job_finish(t, job, COMMIS_ST_CANCELLED, cause, NULL, 0);
+		return 0;
+	}
 	switch (job->state) {
 	case JOB_DONE:
 		if (why != NULL)
@@ -576,6 +682,8 @@ job_sweep(evutil_socket_t fd, short ev, void *arg)
 	size_t			 held;
 
 	job_evict(t);
+	idem_expire(t->sup->idem, durable_wall_ns(),
+	    t->sup->cfg->idempotency_ttl_ms, t->sup->cfg->idempotency_max);
 	held = idmap_len(&t->ids);
 	if (t->peak >= JOB_TRIM_PEAK && held <= t->peak / 4) {
 		malloc_trim(0);
@@ -660,8 +768,9 @@ job_finish(struct job_table *t, struct job *job, enum commis_status st,
 /*
  * Whether the result is kept for STATUS/WAIT: result_ttl_ms and the byte
  * bound allow it, and the client that submitted the job and waited for
- * it does not have it (delivered 2: it was delivered). A result segment
- * is kept only when nobody has had it yet (delivered 0).
+ * it does not have it (delivered 2: it was delivered), unless the job has
+ * an idempotency key, whose retries get this result. A result segment is
+ * kept only when nobody has had it yet (delivered 0).
  */
 static int
 job_keepable(struct job_table *t, struct job *job, size_t outlen, int out_fd,
@@ -669,7 +778,7 @@ job_keepable(struct job_table *t, struct job *job, size_t outlen, int out_fd,
 {
 	const struct config	*cfg = t->sup->cfg;
 
-	return cfg->result_ttl_ms > 0 && delivered != 2 &&
+	return cfg->result_ttl_ms > 0 && (delivered != 2 || job->keyed) &&
 	    (out_fd == -1 || !delivered) && outlen + strlen(job->end->cause) +
 	    JOB_KEPT_COST <= cfg->result_max_bytes;
 }
@@ -706,6 +815,7 @@ job_finish_fd(struct job_table *t, struct job *job, enum commis_status st,
     const char *cause, const void *out, size_t outlen, int out_fd)
 {
 	const struct config	*cfg = t->sup->cfg;
+	struct pool		*p = job->pool;
 	_Alignas(struct job_end) uint8_t tmp[sizeof(struct job_end) +
 				    COMMIS_TEXT_MAX];
 	struct waiter		*w;
@@ -775,6 +885,9 @@ job_finish_fd(struct job_table *t, struct job *job, enum commis_status st,
 		close(out_fd);
 		t->nsegs--;
 	}
+	if (p->dur != NULL)
+		durable_finished(p, job, out_fd == -1 ? out : NULL,
+		    out_fd == -1 ? outlen : 0);
 	if (!job->kept && !job->dead) {
 		if (job->end == (struct job_end *)tmp)
 			job->end = NULL;

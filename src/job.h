@@ -110,6 +110,10 @@ struct job {
 	unsigned		 grace:1;	/* timer: SIGKILL when it fires */
 	unsigned		 kept:1;	/* in the results list */
 	unsigned		 dead:1;	/* in the dead-letter list */
+	unsigned		 pending:1;	/* durable: accepted, waiting for
+						   its journal commit (wentry) */
+	unsigned		 keyed:1;	/* has an idempotency key: its
+						   result is kept for retries */
 	char			 handler[];	/* then the pool name, then a
 						   small input */
 };
@@ -136,6 +140,24 @@ struct job	*job_new(struct job_table *, struct pool *, const char *handler,
 		    int32_t priority, uint32_t timeout_ms, uint32_t flags,
 		    uint32_t delay_ms, uint32_t deadline_ms, const void *data,
 		    size_t len);
+/* A job brought back by a durable pool's recovery, with its own id and
+ * submission time. NULL when out of memory or the id is taken. */
+struct job	*job_recover(struct job_table *, struct pool *, uint64_t id,
+		    const char *handler, int32_t priority, uint32_t timeout_ms,
+		    uint32_t flags, uint32_t delay_ms, uint32_t deadline_ms,
+		    const void *data, size_t len, uint64_t submit_ns);
+/* A kept result brought back by recovery; 0 or -1. */
+int		 job_restore_done(struct job_table *, struct pool *,
+		    uint64_t id, const char *handler, int status,
+		    unsigned attempts, const char *cause, const void *out,
+		    size_t outlen, uint64_t done_ns, uint64_t queue_us,
+		    uint64_t run_us, uint64_t cpu_us, uint64_t maxrss_kb);
+/* New job ids from now on are above id. */
+void		 job_table_advance(struct job_table *, uint64_t id);
+void		 job_foreach_kept(struct job_table *,
+		    void (*)(struct job *, void *), void *);
+/* The waiting submitter is told nothing more (it has its answer). */
+void		 job_unsub(struct job *);
 /* Queues it (or parks it until its delay passes). -1: the pool takes no
  * jobs or its queue is full; -2: out of memory. */
 int		 job_start(struct job_table *, struct job *);

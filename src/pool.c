@@ -20,6 +20,7 @@
 #include "chan.h"
 #include "control.h"
 #include "dispatch.h"
+#include "durable.h"
 #include "exitcode.h"
 #include "handlers.h"
 #include "hist.h"
@@ -175,6 +176,7 @@ pool_free(struct pool *p)
 
 	if (p == NULL)
 		return;
+	durable_close(p);
 	while ((w = TAILQ_FIRST(&p->workers)) != NULL) {
 		TAILQ_REMOVE(&p->workers, w, entry);
 		pool_worker_free(w);

@@ -100,6 +100,8 @@ struct pool_stats {
 	uint64_t	restarts_startup;
 };
 
+struct durable;
+
 struct pool {
 	struct supervisor	*sup;
 	struct pool_config	 cfg;		/* the pool's own copy */
@@ -130,6 +132,7 @@ struct pool {
 	struct histw		*h_queue;	/* submit -> start, us */
 	struct histw		*h_run;		/* start -> end */
 	struct histw		*h_e2e;		/* submit -> end */
+	struct durable		*dur;		/* durable pools: durable.c */
 };
 
 /*
@@ -143,7 +146,6 @@ void		 pool_free(struct pool *);
 struct handler_set *pool_handlers(const struct pool_config *, char **cause);
 /* Forks workers to the target, rate and backoff permitting. */
 void		 pool_maintain(struct pool *);
-/* Queues a job (front: a retry, not bounded). -1: full or not serving. */
 /* 0; -1 when the pool takes no jobs or its queue is full; -2 when out of
  * memory. */
 int		 pool_enqueue(struct pool *, struct job *, int front);

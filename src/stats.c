@@ -10,7 +10,9 @@
 #include <event2/buffer.h>
 
 #include "control.h"
+#include "durable.h"
 #include "hist.h"
+#include "idem.h"
 #include "job.h"
 #include "pool.h"
 #include "stats.h"
@@ -206,6 +208,7 @@ stats_json_pool(struct evbuffer *eb, const struct pool *p, uint64_t now)
 	    (unsigned long long)s->restarts_other,
 	    (unsigned long long)s->restarts_startup);
 	stats_json_latency(eb, p, now);
+	durable_stats_json(p, eb);
 	evbuffer_add_printf(eb, "\"worker_list\":[");
 	TAILQ_FOREACH(w, &p->workers, entry) {
 		if (!first)
@@ -229,6 +232,7 @@ stats_json(struct supervisor *sup, struct evbuffer *eb)
 	    "\"output_bytes\":%zu,\"jobs\":%zu,"
 	    "\"segments\":%zu,"
 	    "\"results_kept\":%zu,\"results_bytes\":%zu,\"dead\":%zu,"
+	    "\"idempotency_keys\":%zu,"
 	    "\"reloads\":%llu,\"stopping\":%s,\"pools\":[", COMMIS_VERSION,
 	    (long)sup->pid,
 	    (unsigned long long)((now - sup->start_ns) / NS_PER_MS),
@@ -241,7 +245,8 @@ stats_json(struct supervisor *sup, struct evbuffer *eb)
 	    control_pending(sup->control), job_active(sup->jobs),
 	    job_seg_count(sup->jobs),
 	    job_kept_count(sup->jobs), job_kept_bytes(sup->jobs),
-	    job_dead_count(sup->jobs), (unsigned long long)sup->reloads,
+	    job_dead_count(sup->jobs), idem_count(sup->idem),
+	    (unsigned long long)sup->reloads,
 	    sup->stopping ? "true" : "false");
 	for (i = 0; i < sup->npools; i++) {
 		if (i > 0)

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "durable.h"
+#include "idem.h"
 #include "exitcode.h"
 #include "handlers.h"
 #include "job.h"
@@ -249,8 +251,16 @@ sup_reload_apply(struct supervisor *sup, struct config *cfg,
 		else if ((p = pool_new(sup, &cfg->pools[i], hs[i], &cause)) ==
 		    NULL)
 			fatalx("reload: pool %s: %s", cfg->pools[i].name, cause);
-		else
+		else {
+			if (p->cfg.durable && durable_open(p, &cause) == -1) {
+				log_pool(LOG_LVL_ERROR, p->cfg.name, "durable: "
+				    "%s; the pool runs without a journal",
+				    cause ? cause : "out of memory");
+				free(cause);
+				cause = NULL;
+			}
 			pool_maintain(p);
+		}
 		pools[n++] = p;
 	}
 	/* Pools the new config drops finish their jobs, then go. */
@@ -366,7 +376,10 @@ sup_new(struct config *cfg, int listen_fd, char **cause)
 	sup->start_ns = sup_now_ns();
 	srandom((unsigned)(sup->start_ns ^ (uint64_t)sup->pid));
 	signal(SIGPIPE, SIG_IGN);
+	/* A journal write past RLIMIT_FSIZE fails with EFBIG instead. */
+	signal(SIGXFSZ, SIG_IGN);
 	if ((sup->base = event_base_new()) == NULL ||
+	    (sup->idem = idem_new()) == NULL ||
 	    (sup->pools = calloc(cfg->npools, sizeof *sup->pools)) == NULL ||
 	    (sup->ev_stop = evtimer_new(sup->base, sup_stop_timeout, sup)) ==
 	    NULL || (sup->ev_tick = event_new(sup->base, -1, EV_PERSIST,
@@ -404,6 +417,12 @@ sup_new(struct config *cfg, int listen_fd, char **cause)
 	}
 	if ((sup->control = control_new(sup, listen_fd, cause)) == NULL)
 		goto fail;
+	/* Recovery may end jobs, which tells the control side. */
+	for (i = 0; i < sup->npools; i++) {
+		if (sup->pools[i]->cfg.durable &&
+		    durable_open(sup->pools[i], cause) == -1)
+			goto fail;
+	}
 	if (cfg->metrics_listen[0] != '\0' && (sup->metrics =
 	    metrics_new(sup, cfg->metrics_listen, cause)) == NULL)
 		goto fail;
@@ -445,6 +464,7 @@ sup_free(struct supervisor *sup)
 	for (i = 0; i < sup->npools; i++)
 		pool_free(sup->pools[i]);
 	free(sup->pools);
+	idem_free(sup->idem);
 	for (i = 0; i < sizeof sup->ev_sig / sizeof sup->ev_sig[0]; i++) {
 		if (sup->ev_sig[i] != NULL)
 			event_free(sup->ev_sig[i]);

@@ -18,6 +18,7 @@ struct pool;
 struct control;
 struct metrics;
 struct job_table;
+struct idem;
 
 enum sup_stop {
 	SUP_RUNNING = 0,
@@ -34,6 +35,7 @@ struct supervisor {
 	struct control		*control;
 	struct metrics		*metrics;	/* metrics_listen, or NULL */
 	struct job_table	*jobs;
+	struct idem		*idem;		/* idempotency keys */
 	uint64_t		 start_ns;
 	pid_t			 pid;
 	enum sup_stop		 stopping;

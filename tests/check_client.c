@@ -350,7 +350,7 @@ script_submit_ok(struct srv *s)
 START_TEST(test_submit_wait_ok)
 {
 	struct fake			 fk;
-	struct commis_submit_opts	 o = { "p1", -7, 1500, 250, 9000 };
+	struct commis_submit_opts	 o = { "p1", -7, 1500, 250, 9000, NULL };
 	struct commis_result		 r;
 	commis_client			*c = fake_connect(&fk, script_submit_ok);
 
@@ -680,7 +680,7 @@ script_nowait(struct srv *s)
 START_TEST(test_submit_nowait)
 {
 	struct fake			 fk;
-	struct commis_submit_opts	 o = { "p1", 3, 0, 500, 60000 };
+	struct commis_submit_opts	 o = { "p1", 3, 0, 500, 60000, NULL };
 	commis_client			*c = fake_connect(&fk, script_nowait);
 	uint64_t			 job = 1;
 
@@ -1471,7 +1471,9 @@ START_TEST(test_names)
 	    "not possible in this state");
 	ck_assert_str_eq(commis_err_name(COMMIS_E_SEGMENT), "segment refused");
 	ck_assert_str_eq(commis_err_name(0), "unknown error");
-	ck_assert_str_eq(commis_err_name(COMMIS_E_DENIED + 1),
+	ck_assert_str_eq(commis_err_name(COMMIS_E_JOURNAL),
+	    "journal write failed");
+	ck_assert_str_eq(commis_err_name(COMMIS_E_JOURNAL + 1),
 	    "unknown error");
 	ck_assert_str_eq(commis_strerror(COMMIS_OK), "success");
 	ck_assert_str_eq(commis_strerror(COMMIS_ERR_INVAL),

@@ -30,6 +30,7 @@ static Suite *(*const suites[])(void) = {
 	batch_suite,
 	alloc_suite,
 	journal_suite,
+	durable_suite,
 };
 
 int

@@ -32,6 +32,7 @@ Suite	*hostile_suite(void);
 Suite	*batch_suite(void);
 Suite	*alloc_suite(void);
 Suite	*journal_suite(void);
+Suite	*durable_suite(void);
 
 /* A fresh mkdtemp directory under $TMPDIR; the path is malloc'd. */
 char	*test_tmpdir(void);

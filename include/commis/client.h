@@ -39,6 +39,10 @@ struct commis_submit_opts {
 	uint32_t	 delay_ms;	/* start no sooner than this from now */
 	uint32_t	 deadline_ms;	/* expire unless started within this
 					   (0: the pool's queue_timeout_ms) */
+	/* NULL, or up to 128 bytes: a second submit with the same key
+	 * (from the same uid, within idempotency_ttl_ms) gets the first
+	 * job's id, or its result, instead of a new job. */
+	const char	*idempotency_key;
 };
 
 struct commis_job_info {
@@ -94,6 +98,16 @@ int		 commis_submit_async(commis_client *, const char *handler,
 		    const void *data, size_t len,
 		    const struct commis_submit_opts *, uint64_t *request_id);
 int		 commis_fd(const commis_client *);
+/*
+ * The asynchronous --no-wait submit: its answer comes through
+ * commis_wait_result / commis_poll_result like a result, with status
+ * COMMIS_ST_ACCEPTED and job_id set (or a rejection, as usual). Pipelined
+ * with commis_cork, this is how a producer hands over many jobs fast.
+ */
+#define COMMIS_ST_ACCEPTED	100
+int		 commis_submit_nowait_async(commis_client *, const char *handler,
+		    const void *data, size_t len,
+		    const struct commis_submit_opts *, uint64_t *request_id);
 /* Non-blocking: 1 and *out filled when a result is ready, 0 when none. */
 int		 commis_poll_result(commis_client *, struct commis_result *out);
 /* Blocks up to timeout_ms (-1: no limit) for the next result. */

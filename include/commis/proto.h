@@ -96,7 +96,9 @@ enum commis_msg {
 #define COMMIS_SUBMIT_NOWAIT	0x0001	/* answer ACCEPTED, keep the result
 					   for STATUS/WAIT */
 #define COMMIS_SUBMIT_INPLACE	0x0002	/* the fd is an in-place segment */
-#define COMMIS_SUBMIT_KNOWN	0x0003
+#define COMMIS_SUBMIT_KEY	0x0004	/* an idempotency key (str) follows
+					   the data */
+#define COMMIS_SUBMIT_KNOWN	0x0007
 
 /*
  * Segments: bulk data as a memfd that travels with its frame (FLAG_FD),
@@ -150,6 +152,8 @@ enum commis_err {
 					   many in flight on the connection */
 	COMMIS_E_DENIED		= 16,	/* the peer's role does not allow it,
 					   or the connection is refused */
+	COMMIS_E_JOURNAL	= 17,	/* a durable pool could not write its
+					   journal: the job was not accepted */
 };
 
 /* Terminal states of a job, in COMMIS_MSG_RESULT. */
