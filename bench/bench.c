@@ -192,7 +192,7 @@ bench_daemon(struct bench *b)
 	    bench_large(b, 4u << 20, "echo round trip, 4 MiB",
 	    "echo_4m_p50_ms") == -1)
 		return -1;
-	if (bench_bulk(b) == -1)
+	if (bench_bulk(b) == -1 || bench_durable(b) == -1)
 		return -1;
 	/* Last: it leaves queued jobs on b->cl. */
 	if (bench_efficiency(b) == -1 || bench_control(b) == -1)

@@ -122,5 +122,6 @@ int		 bench_bulk(struct bench *);
 int		 bench_crash(struct bench *);
 int		 bench_pss(struct bench *);
 int		 bench_hold(struct bench *);
+int		 bench_durable(struct bench *);
 
 #endif /* BENCH_H */

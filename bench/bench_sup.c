@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,8 @@
 #define BENCH_HOLD_JOBS		1000000u
 #define BENCH_HOLD_SLEEP	"600000"	/* ms: outlasts the figure */
 #define BENCH_HOLD_MS		120000	/* queue filled, then emptied */
+#define BENCH_DUR_JOBS		100000u	/* per fsync policy */
+#define BENCH_DUR_DEPTH		4096u
 
 /* The crash pool's one worker, once it is the only one and idle. */
 static int
@@ -242,4 +245,76 @@ out:
 		rc = benchd_wait_stat(b, BENCH_HOLD, "active", 0,
 		    BENCH_START_MS);
 	return rc;
+}
+
+/*
+ * Durable submit throughput, for each fsync policy: total --no-wait echo
+ * jobs to a durable pool, corked, at most BENCH_DUR_DEPTH unanswered
+ * (commis_submit_nowait_async; each ACCEPTED comes only after the job is
+ * in the journal: synced first with fsync: always). Jobs per second from
+ * the first submit to the last ACCEPTED; the jobs run meanwhile. Then the
+ * pool's queue is let drain before the next policy.
+ */
+int
+bench_durable(struct bench *b)
+{
+	static const char *const pols[] = { "always", "interval", "never" };
+	struct commis_submit_opts	 o;
+	struct commis_result		 r;
+	char				 pool[32], key[64];
+	unsigned			 n = bench_count(b, BENCH_DUR_JOBS);
+	unsigned			 sent, done, i;
+	uint64_t			 t0;
+	int				 rc;
+
+	for (i = 0; i < BENCH_NITEMS(pols); i++) {
+		snprintf(pool, sizeof pool, "dur_%s", pols[i]);
+		memset(&o, 0, sizeof o);
+		o.pool = pool;
+		if (commis_cork(b->cl) != COMMIS_OK)
+			return bench_err(b, "cork: %s",
+			    commis_client_error(b->cl));
+		t0 = bench_now_ns();
+		for (sent = done = 0; done < n;) {
+			while (sent < n && sent - done < BENCH_DUR_DEPTH) {
+				if (commis_submit_nowait_async(b->cl, "echo",
+				    "x", 1, &o, NULL) != COMMIS_OK)
+					return bench_err(b, "submit to %s: %s",
+					    pool, commis_client_error(b->cl));
+				sent++;
+			}
+			/* One wait (which flushes), then what is there. */
+			rc = commis_wait_result(b->cl, BENCH_RESULT_MS, &r);
+			for (;;) {
+				if (rc < 0)
+					return bench_err(b, "%s: %s", pool,
+					    commis_client_error(b->cl));
+				if (r.status != COMMIS_ST_ACCEPTED) {
+					bench_err(b, "%s: request %llu not "
+					    "accepted: %s %s (%s)", pool,
+					    (unsigned long long)r.request_id,
+					    r.error ? commis_err_name(r.error) :
+					    "status", commis_status_name(
+					    r.status), r.cause);
+					commis_result_free(&r);
+					return -1;
+				}
+				commis_result_free(&r);
+				if (++done == sent ||
+				    (rc = commis_poll_result(b->cl, &r)) == 0)
+					break;
+			}
+		}
+		snprintf(key, sizeof key, "durable_%s_jobs_s", pols[i]);
+		bench_row(b, i == 0 ? "durable submit, 4096 in flight" : "",
+		    pols[i], key, (double)n * 1e9 / (double)(bench_now_ns() -
+		    t0), "jobs/s");
+		if (commis_uncork(b->cl) != COMMIS_OK)
+			return bench_err(b, "uncork: %s",
+			    commis_client_error(b->cl));
+		if (benchd_wait_stat(b, pool, "queued", 0, BENCH_HOLD_MS) ==
+		    -1)
+			return -1;
+	}
+	return 0;
 }

@@ -62,7 +62,9 @@ benchd_listen(struct bench *b)
 static int
 benchd_write_conf(struct bench *b)
 {
+	static const char *const pols[] = { "always", "interval", "never" };
 	FILE	*f;
+	int	 i;
 
 	snprintf(b->conf, sizeof b->conf, "%s/commis.yaml", b->dir);
 	if ((f = fopen(b->conf, "w")) == NULL)
@@ -73,8 +75,8 @@ benchd_write_conf(struct bench *b)
 	 * segment input still comes back as itself from echo).
 	 */
 	fprintf(f, "socket: %s\nlog_level: error\nmax_payload: %s\n"
-	    "segment_threshold: %s\npools:\n", b->sock, BENCH_MAX_PAYLOAD,
-	    BENCH_MAX_PAYLOAD);
+	    "segment_threshold: %s\nstate_dir: %s/state\npools:\n", b->sock,
+	    BENCH_MAX_PAYLOAD, BENCH_MAX_PAYLOAD, b->dir);
 	fprintf(f, "  - name: " BENCH_POOL "\n    workers: %u\n"
 	    "    prefetch: %u\n    queue_max: %u\n", b->workers,
 	    BENCH_PREFETCH, BENCH_QUEUE_MAX);
@@ -87,6 +89,12 @@ benchd_write_conf(struct bench *b)
 	    "    restart_delay_max_ms: 0\n");
 	fprintf(f, "  - name: " BENCH_HOLD "\n    workers: 1\n"
 	    "    queue_max: %u\n", BENCH_HOLD_QUEUE_MAX);
+	/* Durable pools, one per fsync policy (journals in DIR/state). */
+	for (i = 0; i < 3; i++)
+		fprintf(f, "  - name: dur_%s\n    workers: 1\n"
+		    "    prefetch: %u\n    queue_max: %u\n    durable: true\n"
+		    "    fsync: %s\n", pols[i], BENCH_PREFETCH,
+		    BENCH_QUEUE_MAX, pols[i]);
 	if (fclose(f) == EOF)
 		return bench_err(b, "%s: %s", b->conf, strerror(errno));
 	return 0;
