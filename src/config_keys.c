@@ -131,8 +131,9 @@ const struct config_key config_top_keys[] = {
 	  .min = 4096, .max = 1LL << 40, .def = "16M",
 	  .help = "A durable pool's journal is rewritten with only its live "
 	  "jobs, kept results and idempotency keys once it has grown past "
-	  "this and past twice what the last rewrite left. A plain integer, "
-	  "or with a suffix `K`, `M` or `G`." },
+	  "this and either past twice what the last rewrite left or most of "
+	  "the jobs that rewrite kept have ended. A plain integer, or with a "
+	  "suffix `K`, `M` or `G`." },
 	{ .name = "idempotency_ttl_ms", .type = CT_U32,
 	  TOP(idempotency_ttl_ms), .min = 0, .max = 604800000,
 	  .def = "86400000",

@@ -64,6 +64,7 @@ struct durable {
 	struct job_list		 pending;	/* by wentry */
 	size_t			 npending;
 	uint64_t		 last_size;	/* after the last rewrite */
+	size_t			 last_live;	/* jobs live at that rewrite */
 	/* Stats. */
 	uint64_t		 commits, syncs, compactions, errors;
 	uint64_t		 recovered, restored, cut;
@@ -237,6 +238,20 @@ durable_finished(struct pool *p, struct job *job, const void *out,
 
 /* ---- compaction ---- */
 
+/* Jobs of the pool not ended: what a rewrite keeps. */
+static size_t
+durable_live(const struct durable *d)
+{
+	const struct pool	*p = d->pool;
+	const struct worker	*w;
+	size_t			 n = queue_len(&p->queue) + p->ndelayed +
+				    d->npending;
+
+	TAILQ_FOREACH(w, &p->workers, entry)
+		n += w->nsent + w->nrun;
+	return n;
+}
+
 struct durable_rw {
 	struct durable	*d;
 	struct journal	*nj;
@@ -350,6 +365,7 @@ durable_compact(struct durable *d)
 		return -1;
 	}
 	d->last_size = journal_size(d->j);
+	d->last_live = durable_live(d);
 	d->compactions++;
 	log_pool(LOG_LVL_DEBUG, p->cfg.name, "journal rewritten: %llu bytes",
 	    (unsigned long long)d->last_size);
@@ -424,8 +440,12 @@ durable_commit_cb(evutil_socket_t fd, short ev, void *arg)
 			job_unsub(job);
 		}
 	}
+	/* Past journal_compact, rewrite when the file has doubled since the
+	 * last rewrite, or when most of what that rewrite kept has ended
+	 * (a burst is over: its records are all dead). */
 	if (journal_size(d->j) > p->sup->cfg->journal_compact &&
-	    journal_size(d->j) > 2 * d->last_size)
+	    (journal_size(d->j) > 2 * d->last_size ||
+	    durable_live(d) * 2 < d->last_live))
 		durable_compact(d);
 }
 

@@ -288,6 +288,52 @@ START_TEST(test_durable_fsync_policies)
 }
 END_TEST
 
+/*
+ * Online compaction keeps the journal bounded: 3000 jobs pass through a
+ * pool whose journal is rewritten past 4 KiB (and twice its last
+ * rewrite); with no kept results nothing stays live, so the file ends
+ * small while far more was written, and a restart finds nothing to redo.
+ */
+START_TEST(test_durable_compaction)
+{
+	enum { N = 3000 };
+	struct commis_result	 r;
+	struct ctx		 c;
+	char			*dir = test_tmpdir(), yaml[1024];
+	char			 data[100];
+	uint64_t		 rid;
+	unsigned		 i;
+
+	memset(data, 'c', sizeof data);
+	snprintf(yaml, sizeof yaml, "result_ttl_ms: 0\njournal_compact: 4K\n"
+	    "state_dir: %s/state\npools:\n  - name: p\n    workers: 2\n"
+	    "    durable: true\n    queue_max: 100000\n", dir);
+	testd_start_bound_in(&c.d, dir, yaml);
+	ck_assert_int_eq(commis_connect(c.d.sock, &c.cl), COMMIS_OK);
+	ck_assert_int_eq(commis_cork(c.cl), COMMIS_OK);
+	for (i = 0; i < N; i++)
+		ck_assert_int_eq(commis_submit_async(c.cl, "echo", data,
+		    sizeof data, NULL, &rid), COMMIS_OK);
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(commis_wait_result(c.cl, 30000, &r),
+		    COMMIS_OK);
+		ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+		commis_result_free(&r);
+	}
+	/* Every ACCEPT, START and DONE was written: ~300 bytes a job. */
+	ck_assert_int_ge(test_stat(c.cl, "compactions"), 3);
+	ck_assert_int_lt(test_stat(c.cl, "bytes"), 64 * 1024);
+	dur_kill(&c.d);
+	commis_close(c.cl);
+	testd_start_bound_in(&c.d, dir, yaml);
+	ck_assert_int_eq(commis_connect(c.d.sock, &c.cl), COMMIS_OK);
+	ck_assert_int_eq(test_stat(c.cl, "recovered"), 0);
+	ck_assert_int_eq(test_stat(c.cl, "queued"), 0);
+	ctx_stop(&c);
+	free(dir);
+}
+END_TEST
+
 /* Segments are the client's to keep: a durable pool refuses them. */
 START_TEST(test_durable_refuses_segments)
 {
@@ -387,6 +433,7 @@ durable_suite(void)
 	tcase_add_test(tc, test_durable_torn_tail);
 	tcase_add_test(tc, test_durable_disk_full);
 	tcase_add_test(tc, test_durable_fsync_policies);
+	tcase_add_test(tc, test_durable_compaction);
 	tcase_add_test(tc, test_durable_refuses_segments);
 	tcase_add_test(tc, test_idempotency_keys);
 	suite_add_tcase(s, tc);
