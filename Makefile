@@ -280,7 +280,9 @@ chaos: deps
 chaos-run: all $(BUILD)/commis-chaos $(BUILD)/testmod.so
 	COMMIS_BUILD=$(abspath $(BUILD)) $(BUILD)/commis-chaos $(CHAOS_ARGS)
 
-$(BUILD)/commis-chaos: $(BUILD)/tests/chaos/chaos.o $(BUILD)/libcommis.a
+CHAOS_SRCS = tests/chaos/chaos.c tests/chaos/chaos_run.c \
+	tests/chaos/chaos_check.c
+$(BUILD)/commis-chaos: $(CHAOS_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libcommis.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 # commisd under valgrind (docs/reliability.md): a short scripted session
@@ -330,3 +332,24 @@ valgrind: all
 	    echo "valgrind: $$fds unexpected fds open at exit"; \
 	    sed -n '/FILE DESCRIPTORS/,/HEAP SUMMARY/p' $$log; exit 1; fi; \
 	echo "valgrind: OK (0 bytes definitely lost; no fd open at exit but std and inherited)"
+
+# Storage comparison for durable jobs (docs/storage.md): our own journal
+# against SQLite in WAL mode and LMDB. zlib, sqlite3 and lmdb are needed
+# by this target only (scripts/deps.sh storecmp), never by the normal
+# build. Options go in STORECMP_ARGS, e.g. "-d /mnt/disk -o store.json".
+STORECMP_ARGS ?=
+STORECMP_PKGS = zlib sqlite3 lmdb
+
+.PHONY: storecmp storecmp-run
+storecmp:
+	@sh scripts/deps.sh storecmp
+	$(MAKE) storecmp-run
+
+storecmp-run: $(BUILD)/commis-storecmp
+	$(BUILD)/commis-storecmp $(STORECMP_ARGS)
+
+$(BUILD)/bench/storecmp.o: PKG_CFLAGS = $(shell pkg-config --cflags \
+	$(STORECMP_PKGS))
+$(BUILD)/commis-storecmp: $(BUILD)/bench/storecmp.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ \
+	    $(shell pkg-config --libs $(STORECMP_PKGS))

@@ -25,6 +25,14 @@ if [ "${1:-}" = fuzz ]; then
 		pkgs="libclang-rt-14-dev"
 	fi
 fi
+# `deps.sh storecmp`: the stores compared by bench/storecmp.c (make
+# storecmp); never needed by the normal build.
+if [ "${1:-}" = storecmp ]; then
+	pkgs=""
+	need zlib zlib1g-dev
+	need sqlite3 libsqlite3-dev
+	need lmdb liblmdb-dev
+fi
 [ -z "$pkgs" ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then
 	echo "deps: installing$pkgs"
