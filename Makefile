@@ -285,53 +285,20 @@ CHAOS_SRCS = tests/chaos/chaos.c tests/chaos/chaos_run.c \
 $(BUILD)/commis-chaos: $(CHAOS_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libcommis.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
-# commisd under valgrind (docs/reliability.md): a short scripted session
-# (100 echo jobs and a crashing job through build/commis, then SIGTERM);
-# fails unless the supervisor's log shows 0 bytes definitely lost and no
-# open fd at exit beyond stdin, stdout and stderr. Not part of .ci/run.
+# The integration suites with every commisd they start under valgrind
+# (docs/reliability.md): tests/valgrind_run.sh runs VALGRIND_SUITES (SUITE
+# or SUITE:TCASE; empty: every suite that starts a commisd), one log per
+# process in $(BUILD)/valgrind, then tests/valgrind_check.sh fails unless
+# every log shows no memcheck error, 0 bytes definitely lost, and no fd
+# commisd opened itself still open at exit. Not part of .ci/run.
 VALGRIND ?= valgrind
 VALGRIND_DIR = $(BUILD)/valgrind
+VALGRIND_SUITES ?=
 
 .PHONY: valgrind
-valgrind: all
-	@rm -rf $(VALGRIND_DIR); mkdir -p $(VALGRIND_DIR); \
-	d=$(abspath $(VALGRIND_DIR)); sock=$$d/commis.sock; \
-	printf 'socket: %s\nlog_level: warning\npools:\n  - name: p\n    workers: 2\n    max_attempts: 1\n' \
-	    "$$sock" > $$d/commis.yaml; \
-	$(VALGRIND) --leak-check=full --track-fds=yes \
-	    --errors-for-leak-kinds=definite --error-exitcode=99 \
-	    --trace-children=no --log-file=$$d/vg.%p.log \
-	    $(BUILD)/commisd -c $$d/commis.yaml 2> $$d/commisd.err & \
-	vpid=$$!; \
-	i=0; until $(BUILD)/commis -s $$sock ping >/dev/null 2>&1; do \
-	    i=$$((i + 1)); if [ $$i -gt 300 ]; then \
-	        echo "valgrind: commisd did not come up"; kill $$vpid; \
-	        cat $$d/commisd.err; exit 1; fi; sleep 0.1; done; \
-	fail=0; i=0; while [ $$i -lt 100 ]; do \
-	    out=$$($(BUILD)/commis -s $$sock submit echo --data "job$$i") || fail=1; \
-	    [ "$$out" = "job$$i" ] || fail=1; i=$$((i + 1)); done; \
-	$(BUILD)/commis -s $$sock submit fault --data segv >/dev/null 2>&1; \
-	[ $$? -ne 0 ] || fail=1; \
-	$(BUILD)/commis -s $$sock submit echo --data after >/dev/null || fail=1; \
-	kill -TERM $$vpid; wait $$vpid; rc=$$?; \
-	log=$$d/vg.$$vpid.log; \
-	echo "valgrind: commisd exit $$rc, log $$log"; \
-	grep -E 'definitely lost|indirectly lost|All heap blocks|ERROR SUMMARY|FILE DESCRIPTORS' $$log; \
-	if [ $$fail -ne 0 ]; then echo "valgrind: a job went wrong"; exit 1; fi; \
-	if [ $$rc -ne 0 ]; then echo "valgrind: exit status $$rc"; \
-	    cat $$d/commisd.err; exit 1; fi; \
-	lost=$$(sed -n 's/.*definitely lost: \([0-9,]*\) bytes.*/\1/p' $$log | tr -d ,); \
-	if [ -n "$$lost" ] && [ "$$lost" != 0 ]; then \
-	    echo "valgrind: $$lost bytes definitely lost"; exit 1; fi; \
-	fds=$$(awk '/Open (file descriptor|AF_UNIX socket) [0-9]+/ { \
-	        n = $$0; sub(/.*(descriptor|socket) /, "", n); sub(/[^0-9].*/, "", n); \
-	        getline nx; if (n + 0 > 2 && nx !~ /inherited from parent/) c++ } \
-	    END { print c + 0 }' $$log); \
-	grep -q 'FILE DESCRIPTORS' $$log || fds=unknown; \
-	if [ "$$fds" != 0 ]; then \
-	    echo "valgrind: $$fds unexpected fds open at exit"; \
-	    sed -n '/FILE DESCRIPTORS/,/HEAP SUMMARY/p' $$log; exit 1; fi; \
-	echo "valgrind: OK (0 bytes definitely lost; no fd open at exit but std and inherited)"
+valgrind: all $(BUILD)/check_commis $(TESTMOD)
+	COMMIS_BUILD=$(abspath $(BUILD)) VALGRIND="$(VALGRIND)" \
+	    tests/valgrind_run.sh $(abspath $(VALGRIND_DIR)) $(VALGRIND_SUITES)
 
 # Storage comparison for durable jobs (docs/storage.md): our own journal
 # against SQLite in WAL mode and LMDB. zlib, sqlite3 and lmdb are needed

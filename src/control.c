@@ -335,6 +335,9 @@ control_new(struct supervisor *sup, int listen_fd, char **cause)
 		if ((ctl->fd = usock_listen("control", ctl->path,
 		    sup->cfg->socket_mode, sup->cfg->socket_group, 512,
 		    cause)) == -1) {
+			/* Not ours to unlink: another commisd may own it. */
+			if (ctl->reserve_fd != -1)
+				close(ctl->reserve_fd);
 			free(ctl);
 			return NULL;
 		}

@@ -428,6 +428,9 @@ sup_new(struct config *cfg, int listen_fd, char **cause)
 		goto fail;
 	return sup;
 fail:
+	/* The socket systemd passed is ours once control_new has it. */
+	if (sup->control == NULL && listen_fd >= 0)
+		close(listen_fd);
 	sup_free(sup);
 	return NULL;
 }

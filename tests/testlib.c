@@ -108,20 +108,51 @@ testd_write_conf(struct testd *d, const char *yaml)
 	ck_assert_int_eq(fclose(f), 0);
 }
 
+/*
+ * $COMMIS_TEST_WRAP, if set, is an argv prefix split on blanks (no
+ * quoting), e.g. "valgrind --log-file=DIR/vg.%q{COMMIS_TESTD}.%p.log"
+ * (make valgrind). The wrapper must exec commisd in the same process, as
+ * valgrind does: LISTEN_PID is this pid. COMMIS_TESTD (the test
+ * directory's name) lets it tell apart the daemons of a run, since pids
+ * are reused over a long one.
+ */
+#define TESTD_WRAP_MAX	32
+
 static void
 testd_exec(struct testd *d, int lfd)
 {
-	char	pid[32];
+	char		 pid[32], *wrap, *w, *argv[TESTD_WRAP_MAX + 4];
+	const char	*name;
+	int		 n = 0;
 
 	if (lfd >= 0) {
-		if (dup2(lfd, 3) == -1)
+		/* No second copy of the socket beside fd 3: make valgrind
+		 * checks that commisd closes the one it adopted. */
+		if (dup2(lfd, 3) == -1 || (lfd != 3 && close(lfd) == -1))
 			_exit(127);
 		snprintf(pid, sizeof pid, "%ld", (long)getpid());
 		setenv("LISTEN_PID", pid, 1);
 		setenv("LISTEN_FDS", "1", 1);
 	}
-	execl(test_build_path("commisd"), "commisd", "-c", d->conf,
-	    (char *)NULL);
+	if ((wrap = getenv("COMMIS_TEST_WRAP")) == NULL || *wrap == '\0') {
+		execl(test_build_path("commisd"), "commisd", "-c", d->conf,
+		    (char *)NULL);
+		_exit(127);
+	}
+	if ((wrap = strdup(wrap)) == NULL)
+		_exit(127);
+	for (w = strtok(wrap, " \t"); w != NULL; w = strtok(NULL, " \t")) {
+		if (n == TESTD_WRAP_MAX)
+			_exit(127);
+		argv[n++] = w;
+	}
+	name = strrchr(d->dir, '/');
+	setenv("COMMIS_TESTD", name != NULL ? name + 1 : d->dir, 1);
+	argv[n++] = (char *)test_build_path("commisd");
+	argv[n++] = "-c";
+	argv[n++] = d->conf;
+	argv[n] = NULL;
+	execvp(argv[0], argv);
 	_exit(127);
 }
 

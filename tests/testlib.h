@@ -54,7 +54,8 @@ struct testd {
  * Writes dir/commis.yaml with "socket:" plus the given YAML (pools etc.),
  * binds and listens on dir/commis.sock, then forks and execs commisd with
  * the socket handed over as systemd's LISTEN_FDS. Clients can connect as
- * soon as this returns.
+ * soon as this returns. With $COMMIS_TEST_WRAP set (an argv prefix, e.g.
+ * valgrind and its options: make valgrind), commisd runs under it.
  */
 void	 testd_start(struct testd *, const char *yaml);
 /* The same, but commisd binds the socket itself; the test polls, with a
