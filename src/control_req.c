@@ -179,7 +179,7 @@ control_submit_again(struct conn *c, struct frame *f,
 	struct job		*job;
 	uint64_t		 id;
 	uint8_t			 idb[8];
-	char			 msg[192];
+	char			 msg[IDEM_KEY_MAX + 128];
 
 	if (s->key[0] == '\0' || sup->cfg->idempotency_ttl_ms == 0 ||
 	    (id = idem_get(sup->idem, c->peer.uid, s->key)) == 0)
