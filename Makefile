@@ -32,7 +32,8 @@ SUP_SRCS = src/log.c src/notify.c src/config.c src/config_yaml.c src/config_keys
 	src/job.c src/dispatch.c src/admin.c \
 	src/pool.c src/pool_size.c src/control.c src/control_req.c src/stats.c src/sup.c src/worker.c \
 	src/host.c src/confine.c src/access.c src/usock.c src/handlers.c src/builtins.c \
-	src/hist.c src/metrics.c src/journal.c src/durable.c src/idem.c
+	src/hist.c src/metrics.c src/journal.c src/durable.c src/idem.c src/exec.c \
+	src/aggregate.c
 CLI_SRCS = src/cli.c src/cli_top.c src/cli_bench.c src/cli_bench_stats.c src/cli_bench_run.c \
 	src/cli_bench_out.c src/cli_jobs.c src/cli_admin.c src/cli_json.c
 TEST_SRCS = $(wildcard tests/check_*.c) tests/testlib.c

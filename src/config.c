@@ -541,6 +541,12 @@ config_free(struct config *cfg)
 		for (j = 0; j < cfg->pools[i].nmodules; j++)
 			free(cfg->pools[i].modules[j]);
 		free(cfg->pools[i].modules);
+		config_strs_free(cfg->pools[i].exec_argv,
+		    cfg->pools[i].nexec_argv);
+		config_strs_free(cfg->pools[i].exec_params,
+		    cfg->pools[i].nexec_params);
+		config_strs_free(cfg->pools[i].exec_env,
+		    cfg->pools[i].nexec_env);
 	}
 	free(cfg->pools);
 	config_strs_free(cfg->access_read, cfg->naccess_read);

@@ -62,6 +62,16 @@ struct pool_config {
 	uint32_t	 restart_period_ms;	/* ... within this: pool failed */
 	char		**modules;		/* handler .so paths */
 	size_t		 nmodules;
+	/* The exec handler (src/exec.c): no exec_argv, no handler. */
+	char		**exec_argv;
+	size_t		 nexec_argv;
+	char		**exec_params;		/* "NAME=REGEX" */
+	size_t		 nexec_params;
+	char		**exec_env;		/* "NAME=VALUE": all of it */
+	size_t		 nexec_env;
+	int		 exec_stdin;		/* the input is its stdin */
+	char		 exec_cwd[256];
+	uint32_t	 exec_stderr_max;	/* bytes kept for the cause */
 	/* Worker confinement: drop to user/group when commisd is root; a
 	 * limit of 0 leaves the inherited one. */
 	uint32_t	 slow_job_ms;		/* log jobs running longer */

@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -224,6 +225,37 @@ const struct config_key config_top_keys[] = {
 const size_t config_ntop_keys =
     sizeof config_top_keys / sizeof config_top_keys[0];
 
+/* One exec_params item: NAME=REGEX, the regex an extended one. */
+static int
+exec_param_check(const char *s, char *msg, size_t len)
+{
+	const char	*eq = strchr(s, '=');
+	regex_t		 re;
+	size_t		 i;
+	int		 rc;
+
+	if (eq == NULL || eq == s) {
+		snprintf(msg, len, "\"%s\" is not NAME=REGEX", s);
+		return -1;
+	}
+	for (i = 0; s + i < eq; i++) {
+		if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' &&
+		    s[i] <= '9'))) {
+			snprintf(msg, len, "parameter name \"%.*s\" has a "
+			    "character other than letters, digits and _",
+			    (int)(eq - s), s);
+			return -1;
+		}
+	}
+	if ((rc = regcomp(&re, eq + 1, REG_EXTENDED | REG_NOSUB)) != 0) {
+		regerror(rc, &re, msg, len);
+		return -1;
+	}
+	regfree(&re);
+	return 0;
+}
+
 const struct config_key config_pool_keys[] = {
 	{ .name = "name", .type = CT_NAME, POOL(name), .required = 1,
 	  .help = "Name of the pool, as in `commis submit --pool NAME`. "
@@ -404,6 +436,36 @@ const struct config_key config_pool_keys[] = {
 	  .min = 0, .max = 1LL << 46, .def = "0",
 	  .help = "RLIMIT_CORE of each worker; 0 leaves the inherited limit "
 	  "(set it to 1 to get no core dumps beyond one byte)." },
+	{ .name = "exec_argv", .type = CT_STRLIST, POOL(exec_argv),
+	  .off_n = offsetof(struct pool_config, nexec_argv),
+	  .def_doc = "`[]`",
+	  .help = "The `exec` handler: the program and its arguments, run "
+	  "without a shell for each `exec` job (docs/cookbook-exec.md). "
+	  "`{NAME}` in an argument is replaced by the job's value for a "
+	  "parameter declared in `exec_params`. Empty: the pool has no "
+	  "`exec` handler." },
+	{ .name = "exec_params", .type = CT_STRLIST, POOL(exec_params),
+	  .off_n = offsetof(struct pool_config, nexec_params),
+	  .def_doc = "`[]`", .check = exec_param_check,
+	  .help = "Per-job parameters of `exec`, each `NAME=REGEX` (a POSIX "
+	  "extended regular expression the whole value must match). When "
+	  "there are any, a job's input starts with a line `NAME=VALUE "
+	  "...` and the rest is the program's input." },
+	{ .name = "exec_env", .type = CT_STRLIST, POOL(exec_env),
+	  .off_n = offsetof(struct pool_config, nexec_env),
+	  .def_doc = "`[]`",
+	  .help = "The whole environment of the `exec` program, each "
+	  "`NAME=VALUE` (the program is looked up in the worker's `PATH`)." },
+	{ .name = "exec_stdin", .type = CT_BOOL, POOL(exec_stdin),
+	  .def = "true",
+	  .help = "The job's input (after the parameter line) is the `exec` "
+	  "program's standard input; `false`: `/dev/null`." },
+	{ .name = "exec_cwd", .type = CT_STRING, POOL(exec_cwd), .def = "/",
+	  .help = "The working directory of the `exec` program." },
+	{ .name = "exec_stderr_max", .type = CT_SIZE, POOL(exec_stderr_max),
+	  .min = 0, .max = 65536, .def = "4K",
+	  .help = "Bytes of the `exec` program's standard error kept for the "
+	  "cause when it fails." },
 	{ .name = "modules", .type = CT_STRLIST, POOL(modules),
 	  .off_n = offsetof(struct pool_config, nmodules), .def_doc = "`[]`",
 	  .help = "Paths of handler modules (`.so`) loaded before the "

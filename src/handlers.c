@@ -28,8 +28,6 @@ struct handler_set {
 
 static void	handlers_cause(char **, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-static int	handlers_add(struct handler_set *,
-		    const struct commis_module *);
 static int	handlers_check(const struct handler_set *,
 		    const struct commis_module *, const char *, char **);
 static int	handlers_name_ok(const char *);
@@ -48,8 +46,8 @@ handlers_cause(char **cause, const char *fmt, ...)
 }
 
 /* Appends a module's handlers; the module was checked. -1 on ENOMEM. */
-static int
-handlers_add(struct handler_set *set, const struct commis_module *mod)
+int
+handlers_add_module(struct handler_set *set, const struct commis_module *mod)
 {
 	struct handler_ent	*ents;
 	size_t			 i, n;
@@ -145,8 +143,9 @@ handlers_new(void)
 
 	if ((set = calloc(1, sizeof *set)) == NULL)
 		return NULL;
-	if (handlers_add(set, &builtin_module) == -1) {
-		free(set);
+	if (handlers_add_module(set, &builtin_module) == -1 ||
+	    handlers_add_module(set, &aggregate_module) == -1) {
+		handlers_free(set);
 		return NULL;
 	}
 	return set;
@@ -205,7 +204,7 @@ handlers_load(struct handler_set *set, const char *path, char **cause)
 		goto nomem;
 	set->mods = mods;
 	/* The entries array may have been resized; it stays valid. */
-	if (handlers_add(set, mod) == -1)
+	if (handlers_add_module(set, mod) == -1)
 		goto nomem;
 	set->mods[set->nmods++] = dl;
 	return 0;

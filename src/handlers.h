@@ -26,6 +26,9 @@ void			 handlers_free(struct handler_set *);
  * run), and adds its handlers. -1 with *cause (malloc'd) on failure, and
  * the set is unchanged.
  */
+/* Adds a module's handlers (names must be new); 0 or -1. */
+int			 handlers_add_module(struct handler_set *,
+			    const struct commis_module *);
 int			 handlers_load(struct handler_set *, const char *path,
 			    char **cause);
 struct handler_ent	*handlers_find(struct handler_set *, const char *name);
@@ -38,5 +41,7 @@ void			 handlers_fini(struct handler_set *);
 
 /* The built-in module (builtins.c). */
 extern const struct commis_module builtin_module;
+/* aggregate.c: the `aggregate` handler, built in too. */
+extern const struct commis_module aggregate_module;
 
 #endif

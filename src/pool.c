@@ -21,6 +21,7 @@
 #include "control.h"
 #include "dispatch.h"
 #include "durable.h"
+#include "exec.h"
 #include "exitcode.h"
 #include "handlers.h"
 #include "hist.h"
@@ -57,38 +58,62 @@ pool_mode_name(enum pool_mode m)
 }
 
 static void
-pool_cfg_clear(struct pool_config *c)
+pool_strs_free(char ***v, size_t *n)
 {
 	size_t	i;
 
-	for (i = 0; i < c->nmodules; i++)
-		free(c->modules[i]);
-	free(c->modules);
-	c->modules = NULL;
-	c->nmodules = 0;
+	for (i = 0; i < *n; i++)
+		free((*v)[i]);
+	free(*v);
+	*v = NULL;
+	*n = 0;
+}
+
+static void
+pool_cfg_clear(struct pool_config *c)
+{
+	pool_strs_free(&c->modules, &c->nmodules);
+	pool_strs_free(&c->exec_argv, &c->nexec_argv);
+	pool_strs_free(&c->exec_params, &c->nexec_params);
+	pool_strs_free(&c->exec_env, &c->nexec_env);
+}
+
+/* *dst becomes a copy of the n strings of src; -1 out of memory. */
+static int
+pool_strs_copy(char ***dst, size_t *ndst, char *const *src, size_t n)
+{
+	size_t	i;
+
+	*dst = NULL;
+	*ndst = 0;
+	if (n == 0)
+		return 0;
+	if ((*dst = calloc(n, sizeof **dst)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (((*dst)[i] = strdup(src[i])) == NULL)
+			return -1;
+		(*ndst)++;
+	}
+	return 0;
 }
 
 /* The pool keeps its own copy, so a reload can free the old config. */
 static int
 pool_cfg_copy(struct pool_config *dst, const struct pool_config *src)
 {
-	size_t	i;
-
 	*dst = *src;
-	dst->modules = NULL;
-	dst->nmodules = 0;
-	if (src->nmodules == 0)
-		return 0;
-	if ((dst->modules = calloc(src->nmodules, sizeof *dst->modules)) == NULL)
+	if (pool_strs_copy(&dst->modules, &dst->nmodules, src->modules,
+	    src->nmodules) == -1 ||
+	    pool_strs_copy(&dst->exec_argv, &dst->nexec_argv, src->exec_argv,
+	    src->nexec_argv) == -1 ||
+	    pool_strs_copy(&dst->exec_params, &dst->nexec_params,
+	    src->exec_params, src->nexec_params) == -1 ||
+	    pool_strs_copy(&dst->exec_env, &dst->nexec_env, src->exec_env,
+	    src->nexec_env) == -1) {
+		pool_cfg_clear(dst);
 		return -1;
-	for (i = 0; i < src->nmodules; i++) {
-		if ((dst->modules[i] = strdup(src->modules[i])) == NULL) {
-			dst->nmodules = i;
-			pool_cfg_clear(dst);
-			return -1;
-		}
 	}
-	dst->nmodules = src->nmodules;
 	return 0;
 }
 
@@ -107,6 +132,12 @@ pool_handlers(const struct pool_config *cfg, char **cause)
 			handlers_free(hs);
 			return NULL;
 		}
+	}
+	if (cfg->nexec_argv > 0 && handlers_add_module(hs, &exec_module) ==
+	    -1) {
+		*cause = strdup("handler 'exec' defined twice");
+		handlers_free(hs);
+		return NULL;
 	}
 	return hs;
 }

@@ -36,6 +36,7 @@
 
 #include "config.h"
 #include "confine.h"
+#include "exec.h"
 #include "exitcode.h"
 #include "frame.h"
 #include "handlers.h"
@@ -113,6 +114,7 @@ worker_start(const struct worker_args *wa)
 		    why);
 		_exit(EXIT_WORKER_NORESPAWN);
 	}
+	exec_configure(wa->cfg);
 	if (handlers_init(wa->handlers, &cause) == -1) {
 		log_pool(LOG_LVL_WARN, wa->cfg->name, "worker start-up: %s",
 		    cause);
