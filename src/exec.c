@@ -180,13 +180,10 @@ long_arg:
 	return NULL;
 }
 
-/* In the child: never returns. */
+/* In the child: never returns. envp: NULL-terminated. */
 static void __attribute__((noreturn))
-exec_child(char **argv, int in, int out, int err)
+exec_child(char **argv, char **envp, int in, int out, int err)
 {
-	char	**env = exec_cfg->exec_env;
-	char	 *none[] = { NULL };
-
 	setpgid(0, 0);
 	/* A worker killed outright takes its program along. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -199,7 +196,7 @@ exec_child(char **argv, int in, int out, int err)
 		_exit(126);
 	}
 	signal(SIGPIPE, SIG_DFL);
-	execvpe(argv[0], argv, env != NULL ? env : none);
+	execvpe(argv[0], argv, envp);
 	dprintf(2, "%s: %s\n", argv[0], strerror(errno));
 	_exit(127);
 }
@@ -295,7 +292,7 @@ exec_run(struct commis_call *call)
 {
 	struct exec_vals	 v;
 	struct exec_run		 r;
-	char			*argv[EXEC_ARGS_MAX + 1];
+	char			*argv[EXEC_ARGS_MAX + 1], **envp = NULL;
 	const uint8_t		*rest;
 	size_t			 restlen, i, n;
 	int			 pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
@@ -315,6 +312,13 @@ exec_run(struct commis_call *call)
 		    &v)) == NULL)
 			goto out;
 	}
+	/* The config's list has a count, not a NULL at its end. */
+	if ((envp = calloc(exec_cfg->nexec_env + 1, sizeof *envp)) == NULL) {
+		call->error(call, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < exec_cfg->nexec_env; i++)
+		envp[i] = exec_cfg->exec_env[i];
 	memset(&r, 0, sizeof r);
 	r.errmax = exec_cfg->exec_stderr_max < sizeof r.errbuf ?
 	    exec_cfg->exec_stderr_max : sizeof r.errbuf;
@@ -328,7 +332,7 @@ exec_run(struct commis_call *call)
 		goto out;
 	}
 	if (r.pid == 0)
-		exec_child(argv, exec_cfg->exec_stdin ? pin[0] :
+		exec_child(argv, envp, exec_cfg->exec_stdin ? pin[0] :
 		    open("/dev/null", O_RDONLY), pout[1], perr[1]);
 	/* Both sides: its own group before anything can be signalled. */
 	setpgid(r.pid, r.pid);
@@ -384,6 +388,7 @@ out:
 	}
 	for (i = 0; i < EXEC_ARGS_MAX && argv[i] != NULL; i++)
 		free(argv[i]);
+	free(envp);
 	return rc;
 }
 

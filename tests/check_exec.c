@@ -62,7 +62,7 @@ START_TEST(test_exec_programs)
 	n = snprintf(in, sizeof in, "level=9\n%s", text);
 	ck_assert_int_eq(submit_to(c.cl, "gz", "exec", in, (size_t)n, &r),
 	    COMMIS_OK);
-	ck_assert_msg(r.status == COMMIS_ST_SUCCEEDED, "gzip: %s", r.cause);
+	ck_assert_msg(r.status == COMMIS_ST_SUCCEEDED, "gzip: %s (%d)", r.cause, r.status);
 	/* gzip's magic, and far smaller than a repetitive input. */
 	ck_assert_uint_gt(r.output_len, 10);
 	ck_assert_uint_lt(r.output_len, strlen(text) / 4);
@@ -77,7 +77,7 @@ START_TEST(test_exec_programs)
 
 	ck_assert_int_eq(submit_to(c.cl, "sort", "exec", "pear\napple\nfig\n",
 	    15, &r), COMMIS_OK);
-	ck_assert_int_eq(r.status, COMMIS_ST_SUCCEEDED);
+	ck_assert_msg(r.status == COMMIS_ST_SUCCEEDED, "sort: %s", r.cause);
 	ck_assert_uint_eq(r.output_len, 15);
 	ck_assert(memcmp(r.output, "apple\nfig\npear\n", 15) == 0);
 	commis_result_free(&r);

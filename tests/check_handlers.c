@@ -142,7 +142,7 @@ cpu_ms(void)
 START_TEST(test_builtin_set)
 {
 	static const char *const names[] = {
-		"echo", "sha256", "xor", "spin", "sleep", "fault"
+		"echo", "sha256", "xor", "spin", "sleep", "fault", "aggregate"
 	};
 	struct handler_set	*set;
 	struct handler_ent	*ent;
@@ -150,8 +150,8 @@ START_TEST(test_builtin_set)
 
 	set = handlers_new();
 	ck_assert_ptr_nonnull(set);
-	ck_assert_uint_eq(handlers_count(set), 6);
-	for (i = 0; i < 6; i++) {
+	ck_assert_uint_eq(handlers_count(set), 7);
+	for (i = 0; i < 7; i++) {
 		ent = handlers_find(set, names[i]);
 		ck_assert_ptr_nonnull(ent);
 		ck_assert_str_eq(ent->h->name, names[i]);
@@ -162,7 +162,7 @@ START_TEST(test_builtin_set)
 		ck_assert_int_eq(ent->inited, 0);
 		ck_assert_ptr_nonnull(handlers_at(set, i));
 	}
-	ck_assert_ptr_null(handlers_at(set, 6));
+	ck_assert_ptr_null(handlers_at(set, 7));
 	ck_assert_ptr_null(handlers_find(set, "nope"));
 	ck_assert_ptr_null(handlers_find(set, ""));
 	ck_assert_int_eq(handlers_init(set, NULL), 0);
@@ -627,7 +627,7 @@ START_TEST(test_load)
 	char			*cause = NULL, want[64];
 
 	set = load_testmod();
-	ck_assert_uint_eq(handlers_count(set), 12);
+	ck_assert_uint_eq(handlers_count(set), 13);
 	ck_assert_ptr_nonnull(handlers_find(set, "echo"));
 	ent = handlers_find(set, "test.state");
 	ck_assert_ptr_nonnull(ent);
@@ -686,7 +686,7 @@ START_TEST(test_load_duplicate)
 	    test_build_path("testmod.so"));
 	ck_assert_str_eq(cause, want);
 	free(cause);
-	ck_assert_uint_eq(handlers_count(set), 12);
+	ck_assert_uint_eq(handlers_count(set), 13);
 
 	/* The failed load's dlclose must not have unmapped the first one. */
 	tcall_init(&t, "abc");
@@ -709,7 +709,7 @@ check_load_fails(const char *path, const char *want)
 	ck_assert_ptr_nonnull(cause);
 	ck_assert_msg(strncmp(cause, path, strlen(path)) == 0 &&
 	    strstr(cause, want) != NULL, "cause '%s', want '%s'", cause, want);
-	ck_assert_uint_eq(handlers_count(set), 6);
+	ck_assert_uint_eq(handlers_count(set), 7);
 	free(cause);
 	handlers_free(set);
 }
