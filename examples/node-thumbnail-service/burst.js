@@ -63,7 +63,8 @@ function pct(sorted, q) {
 
 async function run({ images = 16, width = 3000, height = 2000 } = {}) {
   const d = await startCommisd({
-    extra: 'max_payload: 64M',
+    /* Results inline up to 16M: node:net cannot take a segment's fd. */
+    extra: 'max_payload: 64M\nsegment_threshold: 16M',
     pools: `  - name: thumbs\n    workers: 2\n    timeout_ms: 120000\n` +
       `    modules: [${MODULE}]`,
   });
