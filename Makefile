@@ -47,9 +47,26 @@ BINS = $(BUILD)/commisd $(BUILD)/commis $(BUILD)/libcommis.a \
 	$(BUILD)/libcommis.so
 TESTMOD = $(BUILD)/testmod.so $(BUILD)/testmod_badabi.so $(BUILD)/evilmod.so
 
-.PHONY: all check asan run deps clean install test-run config-doc \
-	bench bench-run
-all: $(BINS)
+# Optional handler modules, each built only when its library is there.
+# The thumbnail module (modules/thumbnail, docs/cookbook-thumbnails.md)
+# needs libvips 8.13 or later: `make deps-thumbnail` (scripts/deps.sh
+# thumbnail) installs it; plain `make deps` does not. Nothing else links
+# libvips.
+VIPS_MIN = 8.13
+VIPS_OK	:= $(shell pkg-config --atleast-version=$(VIPS_MIN) vips 2>/dev/null \
+	&& echo yes)
+ifeq ($(VIPS_OK),)
+ifneq ($(shell pkg-config --exists vips 2>/dev/null && echo yes),)
+$(info thumbnail module not built: libvips $(shell pkg-config --modversion \
+	vips) is older than $(VIPS_MIN))
+endif
+endif
+THUMBMOD = $(BUILD)/commis-thumbnail.so
+MODULES	= $(if $(VIPS_OK),$(THUMBMOD))
+
+.PHONY: all check asan run deps deps-thumbnail clean install test-run \
+	config-doc bench bench-run
+all: $(BINS) $(MODULES)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -102,13 +119,41 @@ $(BUILD)/evilmod.so: tests/modules/evilmod.c include/commis/handler.h \
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $<
 
+VIPS_CFLAGS = $(shell pkg-config --cflags vips)
+VIPS_LIBS = $(shell pkg-config --libs vips)
+$(THUMBMOD): modules/thumbnail/thumbnail.c include/commis/handler.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(VIPS_CFLAGS) $(CFLAGS) -shared -o $@ $< \
+	    $(VIPS_LIBS)
+
 # The README's test command: installs what is missing, builds, runs every
 # Check suite (unit and integration) against the binaries just built.
 check: deps
 	$(MAKE) test-run
+	$(MAKE) check-node
 
+# COMMIS_THUMBNAIL_BUILT tells tests/check_thumbnail.c whether the module
+# was meant to be built, so that its tests cannot skip when it should be.
 test-run: all $(BUILD)/check_commis $(TESTMOD)
-	COMMIS_BUILD=$(abspath $(BUILD)) $(BUILD)/check_commis
+	COMMIS_BUILD=$(abspath $(BUILD)) \
+	    COMMIS_THUMBNAIL_BUILT=$(if $(VIPS_OK),1,0) $(BUILD)/check_commis
+
+# The Node.js client (clients/node/README.md) against the commisd just
+# built, with node's own test runner. Where node (18 or later) is not
+# installed it says so and succeeds: the C build does not need node.
+.PHONY: check-node
+check-node: $(BUILD)/commisd
+	@if ! command -v node >/dev/null 2>&1; then \
+	    echo "check-node: node not installed; skipped the Node.js client tests"; \
+	elif ! node -e 'process.exit(parseInt(process.versions.node, 10) < 18 ? 1 : 0)'; then \
+	    echo "check-node: node $$(node --version) is older than 18; skipped the Node.js client tests"; \
+	else \
+	    echo "cd clients/node && COMMIS_BUILD=$(abspath $(BUILD)) node --test"; \
+	    (cd clients/node && COMMIS_BUILD=$(abspath $(BUILD)) node --test) && \
+	    echo "cd examples/node-thumbnail-service && node --test" && \
+	    cd examples/node-thumbnail-service && \
+	    COMMIS_BUILD=$(abspath $(BUILD)) node --test; \
+	fi
 
 # Benchmarks (docs/benchmarks.md): builds, then runs commis-bench against
 # the commisd just built. Options go in BENCH_ARGS, e.g. "-q -o bench.json".
@@ -136,6 +181,10 @@ run: deps
 deps:
 	@sh scripts/deps.sh
 
+# libvips for the thumbnail module; then `make` builds it.
+deps-thumbnail:
+	@sh scripts/deps.sh thumbnail
+
 config-doc: $(BUILD)/commisd
 	$(BUILD)/commisd --config-doc > docs/configuration.md
 
@@ -148,6 +197,7 @@ SBINDIR	?= $(PREFIX)/sbin
 LIBDIR	?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR	?= $(PREFIX)/share/man
+MODULEDIR ?= $(LIBDIR)/commis
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 ifeq ($(PREFIX),/usr)
 SYSTEMDUNITDIR ?= /lib/systemd/system
@@ -182,6 +232,9 @@ install: all
 	install -m 755 $(BUILD)/libcommis.so \
 	    "$(DESTDIR)$(LIBDIR)/libcommis.so.1"
 	ln -sf libcommis.so.1 "$(DESTDIR)$(LIBDIR)/libcommis.so"
+	@# Optional modules, when they were built (make deps-thumbnail).
+	$(if $(MODULES),install -d "$(DESTDIR)$(MODULEDIR)")
+	$(if $(MODULES),install -m 755 $(MODULES) "$(DESTDIR)$(MODULEDIR)/")
 	install -m 644 include/commis/*.h "$(DESTDIR)$(INCLUDEDIR)/commis/"
 	$(SUBST) libcommis.pc.in > $(BUILD)/libcommis.pc
 	install -m 644 $(BUILD)/libcommis.pc "$(DESTDIR)$(PKGCONFIGDIR)/libcommis.pc"
@@ -222,7 +275,9 @@ uninstall:
 	    "$(DESTDIR)$(MANDIR)/man5/commis.yaml.5" \
 	    "$(DESTDIR)$(MANDIR)/man8/commisd.8" \
 	    "$(CONFDIR)/commis.yaml.example"
+	rm -f "$(DESTDIR)$(MODULEDIR)/commis-thumbnail.so"
 	rmdir "$(DESTDIR)$(INCLUDEDIR)/commis" 2>/dev/null || true
+	rmdir "$(DESTDIR)$(MODULEDIR)" 2>/dev/null || true
 	@if [ -e "$(CONFDIR)/commis.yaml" ]; then \
 	    echo "make uninstall: kept $(CONFDIR)/commis.yaml"; fi
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then \

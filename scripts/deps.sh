@@ -33,6 +33,14 @@ if [ "${1:-}" = storecmp ]; then
 	need sqlite3 libsqlite3-dev
 	need lmdb liblmdb-dev
 fi
+# `deps.sh thumbnail`: libvips for the optional thumbnail module
+# (modules/thumbnail, make deps-thumbnail); never needed by the normal
+# build, which builds the module only when pkg-config finds libvips
+# 8.13 or later.
+if [ "${1:-}" = thumbnail ]; then
+	pkgs=""
+	need vips libvips-dev
+fi
 [ -z "$pkgs" ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then
 	echo "deps: installing$pkgs"

@@ -31,6 +31,7 @@ static Suite *(*const suites[])(void) = {
 	alloc_suite,
 	journal_suite,
 	durable_suite,
+	thumbnail_suite,
 	exec_suite,
 };
 

@@ -33,6 +33,7 @@ Suite	*batch_suite(void);
 Suite	*alloc_suite(void);
 Suite	*journal_suite(void);
 Suite	*durable_suite(void);
+Suite	*thumbnail_suite(void);
 Suite	*exec_suite(void);
 
 /* A fresh mkdtemp directory under $TMPDIR; the path is malloc'd. */
