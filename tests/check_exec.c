@@ -141,14 +141,15 @@ START_TEST(test_exec_failure)
 }
 END_TEST
 
-/* 8 MiB through sha256sum as a segment: the same digest as sha256. */
+/* 8 MiB through sha256sum as a segment: the same digest as sha256; and
+ * through gzip and back, the result a segment too. */
 START_TEST(test_exec_segment)
 {
 	struct commis_submit_opts	 o = { .pool = "sum" };
 	struct commis_result		 r, ref;
 	struct ctx			 c;
 	size_t				 len = 8u << 20, i;
-	uint8_t				*data = malloc(len);
+	uint8_t				*data = malloc(len), *in;
 
 	ck_assert_ptr_nonnull(data);
 	for (i = 0; i < len; i++)
@@ -170,6 +171,26 @@ START_TEST(test_exec_segment)
 	ck_assert(memcmp(r.output, ref.output, 64) == 0);
 	commis_result_free(&r);
 	commis_result_free(&ref);
+
+	/* A large output comes back as a segment: 8 MiB gzipped, then
+	 * unzipped by gunzip, whose stdout is far past segment_threshold. */
+	o.pool = "gz";
+	ck_assert_ptr_nonnull(in = malloc(len + 16));
+	memcpy(in, "level=1\n", 8);
+	memcpy(in + 8, data, len);
+	ck_assert_int_eq(commis_submit_copy(c.cl, "exec", in, len + 8, &o,
+	    &r), COMMIS_OK);
+	ck_assert_msg(r.status == COMMIS_ST_SUCCEEDED, "%s", r.cause);
+	o.pool = "gunzip";
+	ck_assert_int_eq(commis_submit_copy(c.cl, "exec", r.output,
+	    r.output_len, &o, &ref), COMMIS_OK);
+	ck_assert_msg(ref.status == COMMIS_ST_SUCCEEDED, "%s", ref.cause);
+	ck_assert(ref.output_mapped);
+	ck_assert_uint_eq(ref.output_len, len);
+	ck_assert(memcmp(ref.output, data, len) == 0);
+	commis_result_free(&r);
+	commis_result_free(&ref);
+	free(in);
 	ctx_stop(&c);
 	free(data);
 }
