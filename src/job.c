@@ -68,6 +68,15 @@ static const char *const job_state_names[] = {
 static void	job_sweep(evutil_socket_t, short, void *);
 static void	job_timer_cb(evutil_socket_t, short, void *);
 static void	job_evict(struct job_table *);
+static int	job_keep(struct job_table *, struct job *, const void *,
+		    size_t, int);
+
+/* What a kept result counts against result_max_bytes. */
+static size_t
+job_kept_cost(size_t outlen, const char *cause)
+{
+	return outlen + strlen(cause) + JOB_KEPT_COST;
+}
 
 const char *
 job_status_name(int st)
@@ -366,18 +375,12 @@ job_restore_done(struct job_table *t, struct pool *p, uint64_t id,
 	if ((job = job_make(t, p, id, handler, 0, 0, 0, 0, 0, NULL, 0,
 	    1)) == NULL)
 		return -1;
-	if ((job->end = calloc(1, sizeof *job->end + clen + 1)) != NULL)
-		job->end->out_fd = -1;
-	if (job->end == NULL ||
-	    (outlen > 0 && (job->end->out = malloc(outlen)) == NULL)) {
-		t->active--;
+	t->active--;
+	if ((job->end = calloc(1, sizeof *job->end + clen + 1)) == NULL) {
 		job_free(t, job);
 		return -1;
 	}
 	memcpy(job->end->cause, cause, clen + 1);
-	if (outlen > 0)
-		memcpy(job->end->out, out, outlen);
-	job->end->outlen = outlen;
 	job->end->out_fd = -1;
 	job->end->done_ns = done_ns;
 	job->start_ns = done_ns > run_us * 1000 ? done_ns - run_us * 1000 : 1;
@@ -389,11 +392,10 @@ job_restore_done(struct job_table *t, struct pool *p, uint64_t id,
 	job->cpu_us = cpu_us;
 	job->maxrss_kb = (uint32_t)maxrss_kb;
 	job->pool = NULL;
-	t->active--;
-	TAILQ_INSERT_TAIL(&t->kept, job, end->kept_entry);
-	job->kept = 1;
-	t->nkept++;
-	t->kept_bytes += outlen + clen + JOB_KEPT_COST;
+	if (job_keep(t, job, out, outlen, -1) == -1) {
+		job_free(t, job);
+		return -1;
+	}
 	job_evict(t);
 	return 0;
 }
@@ -628,7 +630,7 @@ job_unkeep(struct job_table *t, struct job *job)
 	TAILQ_REMOVE(&t->kept, job, end->kept_entry);
 	job->kept = 0;
 	t->nkept--;
-	t->kept_bytes -= e->outlen + strlen(e->cause) + JOB_KEPT_COST;
+	t->kept_bytes -= job_kept_cost(e->outlen, e->cause);
 	free(e->out);
 	e->out = NULL;
 	e->outlen = 0;
@@ -779,8 +781,8 @@ job_keepable(struct job_table *t, struct job *job, size_t outlen, int out_fd,
 	const struct config	*cfg = t->sup->cfg;
 
 	return cfg->result_ttl_ms > 0 && (delivered != 2 || job->keyed) &&
-	    (out_fd == -1 || !delivered) && outlen + strlen(job->end->cause) +
-	    JOB_KEPT_COST <= cfg->result_max_bytes;
+	    (out_fd == -1 || !delivered) &&
+	    job_kept_cost(outlen, job->end->cause) <= cfg->result_max_bytes;
 }
 
 /* Keeps the result (job_keepable said so); 0, or -1 out of memory. */
@@ -801,7 +803,7 @@ job_keep(struct job_table *t, struct job *job, const void *out,
 	TAILQ_INSERT_TAIL(&t->kept, job, end->kept_entry);
 	job->kept = 1;
 	t->nkept++;
-	t->kept_bytes += outlen + strlen(e->cause) + JOB_KEPT_COST;
+	t->kept_bytes += job_kept_cost(outlen, e->cause);
 	return 0;
 }
 
